@@ -1,0 +1,53 @@
+# Two commands set up a fresh machine: `make demo` and `make test`. Both create .venv when missing.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# CPU route (default): torch from the CPU build, pufferlib-core compiled from its sdist against it.
+# GPU route: `make install TORCH_VERSION=2.9.0 PUFFERLIB=wheel` (CUDA torch + the published wheel).
+TORCH_VERSION ?= 2.13.0
+PUFFERLIB_VERSION := 3.0.23
+PUFFERLIB ?= source
+WHEELS := .cache/wheels
+STAMP := $(VENV)/.daf-installed
+
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: install demo test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel setuptools_scm
+
+$(STAMP): $(PY) pyproject.toml Makefile
+	$(PIP) install -q "torch==$(TORCH_VERSION)" numpy gymnasium psutil rich rich-argparse einops nvidia-ml-py pyro-ppl
+ifeq ($(PUFFERLIB),wheel)
+	$(PIP) install -q --no-deps "pufferlib-core==$(PUFFERLIB_VERSION)"
+else
+	@mkdir -p $(WHEELS)
+	@ls $(WHEELS)/pufferlib_core-$(PUFFERLIB_VERSION)-*.whl >/dev/null 2>&1 || \
+	  PUFFERLIB_DISABLE_CUDA=1 $(PIP) wheel -q --no-deps --no-build-isolation --no-binary pufferlib-core \
+	    -w $(WHEELS) "pufferlib-core==$(PUFFERLIB_VERSION)"
+	$(PIP) install -q --no-deps --force-reinstall $(WHEELS)/pufferlib_core-$(PUFFERLIB_VERSION)-*.whl
+endif
+	$(PIP) install -q -e ".[dev]"
+	$(PY) -c "import torch, pufferlib._C, cogames, mettagrid, dagster; print('DAF installed: torch', torch.__version__)"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(PY) -m daf_core.demo
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check daf_core daf_dagster tests bench
+
+bench: install
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .cache daf_output
