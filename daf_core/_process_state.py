@@ -13,9 +13,9 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Iterator
 
 
 @contextmanager
