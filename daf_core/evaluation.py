@@ -97,7 +97,9 @@ def resolve_policy(
     if isinstance(policy, PolicyUnderTest):
         return policy if name is None else PolicyUnderTest(name, policy.spec)
     if isinstance(policy, PolicySpec):
-        spec = policy
+        from mettagrid.policy.loader import resolve_policy_class_path  # noqa: PLC0415
+
+        spec = policy.model_copy(update={"class_path": resolve_policy_class_path(policy.class_path)})
         default_name = policy.name
     else:
         spec = _parse_policy_string(str(policy))
