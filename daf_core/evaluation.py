@@ -45,6 +45,7 @@ from mettagrid.config.mettagrid_config import MettaGridConfig
 from mettagrid.policy.policy import PolicySpec
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from daf_core.batched_rollout import EPISODES_PER_BATCH, batchable_network, has_network, run_batched_episodes
 from daf_core.io import atomic_write_bytes, atomic_write_json
 from daf_core.missions import load_mission
 
@@ -179,6 +180,7 @@ class EpisodeBatch:
     first_episode: int
     action_timeout_ms: int
     device: str
+    batch_networks: bool = True
 
 
 @dataclass
@@ -205,11 +207,14 @@ def limit_threads_to_one() -> None:
         torch.set_num_threads(1)
 
 
-def run_batch(batch: EpisodeBatch, on_episode: Callable[[], None] | None = None) -> BatchOutcome:
-    """Load the policy once, then run each seed's episode; an exception stops the batch and is returned."""
+def run_batch(batch: EpisodeBatch, on_episode: Callable[[int], None] | None = None) -> BatchOutcome:
+    """Load the policy once, then run each seed's episode; an exception stops the batch and is returned.
+
+    Neural policies run all the batch's episodes in lockstep (:mod:`daf_core.batched_rollout`) unless
+    ``batch.batch_networks`` is off; everything else runs mettagrid's per-agent rollout loop.
+    """
     from mettagrid.policy.loader import initialize_or_load_policy  # noqa: PLC0415
     from mettagrid.policy.policy_env_interface import PolicyEnvInterface  # noqa: PLC0415
-    from mettagrid.runner.rollout import resolve_env_for_seed, single_episode_rollout  # noqa: PLC0415
 
     outcome = BatchOutcome()
     seed = batch.seeds[0]
@@ -218,34 +223,53 @@ def run_batch(batch: EpisodeBatch, on_episode: Callable[[], None] | None = None)
         policy = initialize_or_load_policy(
             PolicyEnvInterface.from_mg_cfg(env_cfg), batch.policy.spec, device_override=batch.device
         )
-        for offset, seed in enumerate(batch.seeds):
-            seed_everything(seed)
-            episode_env = resolve_env_for_seed(env_cfg, seed)
+        if batch.batch_networks and batchable_network(policy) is not None:
             started = time.perf_counter()
-            result, _ = single_episode_rollout(
-                [policy],
-                [0] * env_cfg.game.num_agents,
-                episode_env,
-                seed=seed,
-                max_action_time_ms=batch.action_timeout_ms,
-                render_mode="none",
-                autostart=False,
-                capture_replay=False,
-                policy_names=[batch.policy.name],
-            )
+            results = run_batched_episodes(policy, env_cfg, list(batch.seeds), batch.device)
+            per_episode = (time.perf_counter() - started) / len(results)
+            for offset, (seed, result) in enumerate(zip(batch.seeds, results, strict=True)):
+                outcome.records.append(
+                    episode_record(batch, batch.first_episode + offset, seed, result, per_episode)
+                )
+            if on_episode is not None:
+                on_episode(len(results))
+            return outcome
+        for offset, seed in enumerate(batch.seeds):
+            started = time.perf_counter()
+            result = _run_one_episode(policy, batch, seed)
             outcome.records.append(
                 episode_record(
                     batch, batch.first_episode + offset, seed, result, time.perf_counter() - started
                 )
             )
             if on_episode is not None:
-                on_episode()
+                on_episode(1)
     except Exception:  # noqa: BLE001 - reported to the caller with the policy, mission and seed
         outcome.error = (
             f"policy {batch.policy.name!r} on mission {batch.mission.name!r}, seed {seed}: "
             f"{traceback.format_exc(limit=-3)}"
         )
     return outcome
+
+
+def _run_one_episode(policy: Any, batch: EpisodeBatch, seed: int) -> Any:
+    """mettagrid's own rollout loop (the one ``cogames.evaluate`` runs), with every generator seeded."""
+    from mettagrid.runner.rollout import resolve_env_for_seed, single_episode_rollout  # noqa: PLC0415
+
+    seed_everything(seed)
+    env_cfg = batch.mission.env_cfg
+    result, _ = single_episode_rollout(
+        [policy],
+        [0] * env_cfg.game.num_agents,
+        resolve_env_for_seed(env_cfg, seed),
+        seed=seed,
+        max_action_time_ms=batch.action_timeout_ms,
+        render_mode="none",
+        autostart=False,
+        capture_replay=False,
+        policy_names=[batch.policy.name],
+    )
+    return result
 
 
 def episode_record(
@@ -286,25 +310,38 @@ def plan_batches(
     workers: int,
     action_timeout_ms: int,
     device: str,
-    skip: set[tuple[str, str, int]] = frozenset(),  # type: ignore[assignment]
+    batch_networks: bool = True,
+    skip: frozenset[tuple[str, str, int]] = frozenset(),
 ) -> list[EpisodeBatch]:
-    """Split each (policy, mission) into enough seed batches to keep every worker busy."""
-    units = len(policies) * len(missions)
-    chunks_per_unit = 1 if workers <= 1 else max(1, math.ceil(3 * workers / max(units, 1)))
+    """Split each (policy, mission) into batches of seeds, skipping episodes already recorded.
+
+    Neural policies are cut at fixed episode boundaries (``EPISODES_PER_BATCH``), so the episodes that
+    share a network batch never depend on the worker count; other policies are cut into enough pieces
+    to keep every worker busy.
+    """
+    from mettagrid.util.module import load_symbol  # noqa: PLC0415
+
+    pieces_per_unit = 1 if workers <= 1 else max(1, math.ceil(3 * workers / (len(policies) * len(missions))))
     batches = []
     for policy in policies:
+        batched = batch_networks and has_network(load_symbol(policy.spec.class_path))
         for mission in missions:
             todo = [k for k in range(episodes) if (policy.name, mission.name, seed + k) not in skip]
-            size = max(1, math.ceil(len(todo) / chunks_per_unit))
-            for start in range(0, len(todo), size):
-                chunk = todo[start : start + size]
-                # Chunks hold consecutive episodes when nothing was skipped; seeds are explicit anyway.
-                batches.extend(
-                    EpisodeBatch(
-                        policy, mission, tuple(seed + k for k in run), run[0], action_timeout_ms, device
-                    )
-                    for run in _consecutive_runs(chunk)
+            if batched:
+                groups = [
+                    [k for k in todo if k // EPISODES_PER_BATCH == g]
+                    for g in range(math.ceil(episodes / EPISODES_PER_BATCH))
+                ]
+            else:
+                size = max(1, math.ceil(len(todo) / pieces_per_unit))
+                groups = [todo[start : start + size] for start in range(0, len(todo), size)]
+            batches.extend(
+                EpisodeBatch(
+                    policy, mission, tuple(seed + k for k in run), run[0], action_timeout_ms, device, batched
                 )
+                for group in groups
+                for run in _consecutive_runs(group)
+            )
     return batches
 
 
@@ -330,12 +367,15 @@ def evaluate_policies(
     device: str = "cpu",
     output_dir: str | Path | None = None,
     show_progress: bool = True,
+    batch_networks: bool = True,
 ) -> pd.DataFrame:
     """Run ``episodes`` episodes of every policy on every mission; one row per episode.
 
     With ``output_dir``, records are saved there (``episodes.parquet`` / ``.csv``) and a rerun with the
     same policies, missions and seed reuses the episodes already recorded instead of running them again.
     Raises :class:`EvaluationError` (a ``RuntimeError``) when an episode fails, after saving the rest.
+    ``batch_networks=False`` runs neural policies through mettagrid's per-agent loop too (slower; it
+    also enforces ``action_timeout_ms`` per step, which the batched path cannot).
     """
     if episodes < 1:
         raise ValueError(f"episodes: must be >= 1, got {episodes!r}")
@@ -359,7 +399,8 @@ def evaluate_policies(
         max_parallel_jobs,
         action_timeout_ms,
         device,
-        done,
+        batch_networks=batch_networks,
+        skip=frozenset(done),
     )
     total = sum(len(b.seeds) for b in batches)
     if previous is not None and len(previous):
@@ -417,7 +458,7 @@ def _run_batches(
         task = progress.add_task("episodes", total=total)
         if workers == 1:
             for batch in batches:
-                outcome = run_batch(batch, on_episode=lambda: progress.advance(task))
+                outcome = run_batch(batch, on_episode=lambda n: progress.advance(task, n))
                 records.extend(outcome.records)
                 if outcome.error:
                     errors.append(outcome.error)
@@ -456,7 +497,8 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["daf_core.evaluation", "mettagrid.runner.rollout"])
+    # Importing torch costs seconds; done once in the server, every forked worker shares it.
+    context.set_forkserver_preload(["torch", "daf_core.evaluation", "mettagrid.runner.rollout"])
     return context
 
 
