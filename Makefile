@@ -37,8 +37,15 @@ endif
 
 install: $(STAMP)
 
+DAGSTER_HOME_DIR := $(CURDIR)/.dagster_home
+
 demo: install
-	$(PY) -m daf_core.demo
+	@mkdir -p $(DAGSTER_HOME_DIR) && cp dagster.yaml $(DAGSTER_HOME_DIR)/dagster.yaml
+	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(VENV)/bin/dagster job execute -m daf_dagster.definitions -j demo_job \
+	  -c configs/dagster/demo_job.yaml
+	$(PY) -m daf_core.demo daf_output/dagster/baseline_evaluation
+	@echo "Dagster runs are in $(DAGSTER_HOME_DIR); browse them with:"
+	@echo "  DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(VENV)/bin/dagster-webserver -w workspace.yaml"
 
 test: install
 	$(PY) -m pytest -q

@@ -53,6 +53,8 @@ __all__ = [
     "DAFDeploymentConfig",
     "DAFPipelineConfig",
     "DAFSweepConfig",
+    "DAFTrainingConfig",
+    "PPOConfig",
     "configure_logging",
     "daf_load_config",
 ]
@@ -216,6 +218,17 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
     return text
 
 
+def _model_at(model: type[BaseModel], path: tuple[int | str, ...]) -> type[BaseModel]:
+    """The nested model a location points into (``('ppo',)`` -> PPOConfig), for field suggestions."""
+    for part in path:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            break
+        model = annotation
+    return model
+
+
 def _describe_error(model: type[BaseModel], error: Any) -> str:
     """One pydantic error as a sentence that names the field and the offending value."""
     loc = _format_loc(tuple(error["loc"]))
@@ -223,7 +236,7 @@ def _describe_error(model: type[BaseModel], error: Any) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     kind = error["type"]
     if kind == "extra_forbidden":
-        field_names = list(model.model_fields)
+        field_names = list(_model_at(model, tuple(error["loc"][:-1])).model_fields)
         close = difflib.get_close_matches(str(error["loc"][-1]), field_names, n=1, cutoff=0.6)
         hint = f"did you mean '{close[0]}'?" if close else f"valid fields: {', '.join(field_names)}"
         return f"unknown field '{loc}' (value {value}); {hint}"
@@ -492,6 +505,59 @@ class DAFPipelineConfig(DAFConfigBase):
 # --------------------------------------------------------------------------------------------------
 # Functions
 # --------------------------------------------------------------------------------------------------
+
+
+class PPOConfig(DAFConfigBase):
+    """Every PPO setting PufferLib's trainer reads, in one place (CleanRL style).
+
+    The defaults are exactly what ``cogames.train.train`` hard-codes, so DAF's trainer with defaults does
+    the same work as cogames; a sweep changes these and they really reach ``pufferl.PuffeRL``.
+    """
+
+    learning_rate: Annotated[float, BeforeValidator(_reject_bool), Field(ge=0.0)] = 0.00092
+    gamma: Annotated[float, BeforeValidator(_reject_bool), Field(ge=0.0, le=1.0)] = 0.995
+    gae_lambda: Annotated[float, BeforeValidator(_reject_bool), Field(ge=0.0, le=1.0)] = 0.90
+    update_epochs: PositiveInt = 1
+    clip_coef: Annotated[float, BeforeValidator(_reject_bool), Field(gt=0.0)] = 0.2
+    vf_coef: Annotated[float, BeforeValidator(_reject_bool), Field(ge=0.0)] = 2.0
+    vf_clip_coef: Annotated[float, BeforeValidator(_reject_bool), Field(gt=0.0)] = 0.2
+    max_grad_norm: Annotated[float, BeforeValidator(_reject_bool), Field(gt=0.0)] = 1.5
+    ent_coef: Annotated[float, BeforeValidator(_reject_bool), Field(ge=0.0)] = 0.01
+    adam_beta1: Annotated[float, BeforeValidator(_reject_bool), Field(ge=0.0, lt=1.0)] = 0.95
+    adam_beta2: Annotated[float, BeforeValidator(_reject_bool), Field(ge=0.0, lt=1.0)] = 0.999
+    adam_eps: Annotated[float, BeforeValidator(_reject_bool), Field(gt=0.0)] = 1e-8
+    minibatch_size: PositiveInt = 4096
+    #: Steps per training segment; None: 64 for recurrent policies, 1 otherwise (cogames' rule).
+    bptt_horizon: PositiveInt | None = None
+    anneal_lr: bool = True
+    vtrace_rho_clip: Annotated[float, BeforeValidator(_reject_bool), Field(gt=0.0)] = 1.0
+    vtrace_c_clip: Annotated[float, BeforeValidator(_reject_bool), Field(gt=0.0)] = 1.0
+    prio_alpha: Annotated[float, BeforeValidator(_reject_bool), Field(ge=0.0)] = 0.8
+    prio_beta0: Annotated[float, BeforeValidator(_reject_bool), Field(ge=0.0, le=1.0)] = 0.2
+    max_minibatch_size: PositiveInt = 32768
+
+
+class DAFTrainingConfig(DAFConfigBase):
+    """One training run: what to train, on which missions, for how long, and where it is written.
+
+    ``run_name`` names the run's checkpoint directory; rerunning the same config finds it and resumes.
+    """
+
+    missions: Annotated[list[NonEmptyStr], Field(min_length=1)] = ["explore"]
+    policy_class_path: NonEmptyStr = "lstm"
+    initial_weights_path: ConfigPath | None = None
+    num_steps: PositiveInt = 300_000
+    seed: int = 0
+    device: NonEmptyStr = "auto"
+    #: Data-parallel processes (torch.distributed); 1 trains in this process.
+    num_workers: PositiveInt = 1
+    backend: Literal["auto", "gloo", "nccl"] = "auto"
+    vector_num_envs: PositiveInt = 16
+    checkpoint_interval: PositiveInt = 10
+    max_checkpoints_to_keep: PositiveInt = 5
+    checkpoint_dir: ConfigPath = _DEFAULT_OUTPUT_DIR / "checkpoints"
+    run_name: NonEmptyStr | None = None
+    ppo: PPOConfig = Field(default_factory=PPOConfig)
 
 
 def daf_load_config(config_path: str | Path) -> DAFConfig:
