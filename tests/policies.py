@@ -55,7 +55,9 @@ class ObservationArgmaxNet(nn.Module):
         generator = torch.Generator().manual_seed(0)
         self.weight = nn.Parameter(torch.randn(obs_size, num_actions, generator=generator))
 
-    def forward_eval(self, observations: torch.Tensor, state: object = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_eval(
+        self, observations: torch.Tensor, state: object = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         scores = observations.reshape(observations.shape[0], -1).float() @ self.weight
         logits = torch.full_like(scores, -1e4).scatter(1, scores.argmax(-1, keepdim=True), 0.0)
         return logits, torch.zeros(scores.shape[0], 1)

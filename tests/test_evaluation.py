@@ -23,15 +23,24 @@ TIMING = ["wall_time_s"]
 
 @pytest.fixture(scope="module")
 def serial_records():
-    return evaluate_policies(["random", "noop"], ["tiny_walk", "explore"], episodes=4, seed=7, show_progress=False)
+    return evaluate_policies(
+        ["random", "noop"], ["tiny_walk", "explore"], episodes=4, seed=7, show_progress=False
+    )
 
 
 def test_records_are_tidy_one_row_per_episode(serial_records):
     assert len(serial_records) == 2 * 2 * 4
     row = serial_records.iloc[0]
-    assert {"policy", "mission", "episode", "seed", "reward", "agent_rewards", "steps", "action_timeouts"} <= set(
-        serial_records.columns
-    )
+    assert {
+        "policy",
+        "mission",
+        "episode",
+        "seed",
+        "reward",
+        "agent_rewards",
+        "steps",
+        "action_timeouts",
+    } <= set(serial_records.columns)
     assert row["reward"] == pytest.approx(sum(row["agent_rewards"]))
     assert "agent/cell.unique_visited" in serial_records.columns
     assert "game/objects.wall" in serial_records.columns
@@ -54,7 +63,12 @@ def test_random_policy_is_reproducible_from_the_seed(serial_records):
 
 def test_parallel_workers_give_identical_records(serial_records):
     parallel = evaluate_policies(
-        ["random", "noop"], ["tiny_walk", "explore"], episodes=4, seed=7, max_parallel_jobs=2, show_progress=False
+        ["random", "noop"],
+        ["tiny_walk", "explore"],
+        episodes=4,
+        seed=7,
+        max_parallel_jobs=2,
+        show_progress=False,
     )
     columns = [c for c in serial_records.columns if c not in TIMING]
     pd.testing.assert_frame_equal(serial_records[columns], parallel[columns])
@@ -64,7 +78,9 @@ def test_batched_network_rollout_matches_mettagrids_per_agent_loop():
     # Same maps, same observations, same actions: every recorded number agrees except timing.
     policy = {"greedy_net": "class=tests.policies.DeterministicNetworkPolicy"}
     batched = evaluate_policies(policy, ["explore"], episodes=3, seed=4, show_progress=False)
-    looped = evaluate_policies(policy, ["explore"], episodes=3, seed=4, show_progress=False, batch_networks=False)
+    looped = evaluate_policies(
+        policy, ["explore"], episodes=3, seed=4, show_progress=False, batch_networks=False
+    )
     columns = [c for c in looped.columns if c not in TIMING]
     pd.testing.assert_frame_equal(batched[columns], looped[columns])
     assert batched["reward"].nunique() > 1  # the maps, hence the scores, differ between seeds
@@ -72,20 +88,28 @@ def test_batched_network_rollout_matches_mettagrids_per_agent_loop():
 
 def test_lstm_batched_and_per_agent_scores_agree_statistically():
     batched = evaluate_policies(["lstm"], ["tiny_walk"], episodes=16, seed=0, show_progress=False)
-    looped = evaluate_policies(["lstm"], ["tiny_walk"], episodes=16, seed=0, show_progress=False, batch_networks=False)
+    looped = evaluate_policies(
+        ["lstm"], ["tiny_walk"], episodes=16, seed=0, show_progress=False, batch_networks=False
+    )
     from scipy.stats import ttest_ind
 
     assert ttest_ind(batched["reward"], looped["reward"], equal_var=False).pvalue > 0.001
 
 
 def test_records_are_saved_and_a_rerun_reuses_them(tmp_path):
-    first = evaluate_policies(["noop"], ["tiny_walk"], episodes=3, seed=0, output_dir=tmp_path, show_progress=False)
+    first = evaluate_policies(
+        ["noop"], ["tiny_walk"], episodes=3, seed=0, output_dir=tmp_path, show_progress=False
+    )
     assert (tmp_path / "episodes.parquet").exists() and (tmp_path / "episodes.csv").exists()
     assert json.loads((tmp_path / "evaluation.json").read_text())["episodes"] == 3
-    pd.testing.assert_frame_equal(load_records(tmp_path / "episodes.csv"), load_records(tmp_path / "episodes.parquet"))
+    pd.testing.assert_frame_equal(
+        load_records(tmp_path / "episodes.csv"), load_records(tmp_path / "episodes.parquet")
+    )
 
     # A larger rerun keeps the three recorded episodes (same wall times) and runs only the new two.
-    second = evaluate_policies(["noop"], ["tiny_walk"], episodes=5, seed=0, output_dir=tmp_path, show_progress=False)
+    second = evaluate_policies(
+        ["noop"], ["tiny_walk"], episodes=5, seed=0, output_dir=tmp_path, show_progress=False
+    )
     assert second["seed"].tolist() == [0, 1, 2, 3, 4]
     assert second["wall_time_s"].iloc[:3].tolist() == first["wall_time_s"].tolist()
 
@@ -93,7 +117,9 @@ def test_records_are_saved_and_a_rerun_reuses_them(tmp_path):
 def test_a_failing_policy_names_policy_mission_and_seed_and_keeps_finished_episodes(tmp_path):
     policies = {"good": "noop", "bad": "class=tests.policies.FailsOnSecondEpisodePolicy"}
     with pytest.raises(EvaluationError) as err:
-        evaluate_policies(policies, ["tiny_walk"], episodes=3, seed=5, output_dir=tmp_path, show_progress=False)
+        evaluate_policies(
+            policies, ["tiny_walk"], episodes=3, seed=5, output_dir=tmp_path, show_progress=False
+        )
     message = str(err.value)
     assert "policy 'bad' on mission 'tiny_walk', seed 6" in message
     assert "policy exploded on purpose" in message
@@ -106,7 +132,9 @@ def test_a_failing_policy_names_policy_mission_and_seed_and_keeps_finished_episo
 def test_a_dead_worker_process_is_reported_not_hung():
     policies = {"good": "noop", "dies": "class=tests.policies.KillsWorkerPolicy"}
     with pytest.raises(EvaluationError) as err:
-        evaluate_policies(policies, ["tiny_walk"], episodes=2, seed=0, max_parallel_jobs=2, show_progress=False)
+        evaluate_policies(
+            policies, ["tiny_walk"], episodes=2, seed=0, max_parallel_jobs=2, show_progress=False
+        )
     assert "worker process died" in str(err.value)
 
 
@@ -121,7 +149,9 @@ def test_policies_resolve_from_shorthands_specs_and_checkpoints(tmp_path):
     write_submission_policy_spec(
         tmp_path / "policy_spec.json",
         SubmissionPolicySpec(
-            class_path="mettagrid.policy.lstm.LSTMPolicy", data_path="model_000001.pt", policy_env_interface=interface
+            class_path="mettagrid.policy.lstm.LSTMPolicy",
+            data_path="model_000001.pt",
+            policy_env_interface=interface,
         ),
     )
     from_dir = resolve_policy(tmp_path)

@@ -19,7 +19,7 @@ from daf_core.missions import (
 
 
 def test_catalog_lists_the_builtin_missions():
-    assert {"tiny_walk", "explore", "explore_large"} <= set(list_missions())
+    assert {"tiny_walk", "explore", "explore_large", "collect"} <= set(list_missions())
     assert "daf" in installed_games()
 
 
@@ -65,6 +65,41 @@ def test_tiny_walk_episode_is_fast_and_random_explores_more_than_noop():
     # noop stays on its spawn cell: exactly one visited cell per agent.
     assert means["noop"] == pytest.approx(0.01 * cfg.game.num_agents)
     assert means["random"] > 3 * means["noop"]
+
+
+def test_collect_episode_is_fast_and_random_collects_coins_noop_none():
+    cfg = load_mission("collect")
+    assert cfg.game.max_steps == 150
+    # Only noop and the four moves: the learnable action set.
+    assert len(cfg.game.actions.actions()) == 5
+    means = {}
+    for policy in ("random", "noop"):
+        started = time.perf_counter()
+        result, _ = run_multi_episode_rollout(
+            policy_specs=[PolicySpec(class_path=policy)],
+            assignments=[0] * cfg.game.num_agents,
+            env_cfg=cfg,
+            episodes=2,
+            seed=0,
+            max_action_time_ms=10_000,
+        )
+        elapsed = (time.perf_counter() - started) / 2
+        assert elapsed < 2.0, f"{policy} episode took {elapsed:.2f}s"
+        means[policy] = sum(sum(e.rewards) for e in result.episodes) / 2
+    # noop never walks into a coin; random picks up a few (about 10 of the 40 in 150 steps).
+    assert means["noop"] == 0
+    assert means["random"] >= 2
+
+
+def test_collect_parameters_override_its_fields_and_are_checked():
+    cfg = load_mission("collect", num_agents=1, length=20, coins=5, max_steps=30)
+    assert cfg.game.num_agents == 1
+    assert cfg.game.max_steps == 30
+    assert (cfg.game.map_builder.width, cfg.game.map_builder.height) == (20, 3)
+    with pytest.raises(ValueError, match="walls"):
+        load_mission("collect", walls=3)
+    with pytest.raises(ValueError, match="coins=100"):
+        load_mission("collect", coins=100)
 
 
 def test_mission_parameters_override_builtin_fields():

@@ -1,0 +1,363 @@
+"""The reference's distributed-training API: launch runs over processes, GPUs and nodes; read status.
+
+One training run over N workers is N copies of :mod:`daf_core.training` joined by ``torch.distributed``
+(``env://`` rendezvous). On one machine :func:`daf_launch_distributed_training` starts the copies itself
+and watches them: a worker that dies takes the whole run down with an error naming it, instead of
+leaving the others blocked in an all-reduce. Across nodes the same module runs under ``torchrun``;
+:meth:`TrainingCluster.torchrun_command` prints the command for each node.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from daf_core.checkpoints import TrainingStatus, read_status
+from daf_core.config import DAFConfig, DAFTrainingConfig, PPOConfig
+from daf_core.environment_checks import daf_get_recommended_device
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "DistributedTrainingResult",
+    "TrainingCluster",
+    "daf_aggregate_training_stats",
+    "daf_create_training_cluster",
+    "daf_get_recommended_device",
+    "daf_get_training_status",
+    "daf_launch_distributed_training",
+]
+
+AGGREGATIONS = ("mean", "sum", "min", "max")
+
+
+@dataclass(frozen=True)
+class DistributedTrainingResult:
+    final_checkpoint: Path
+    training_steps: int
+    wall_time_seconds: float
+    num_workers: int
+    run_dir: Path
+    resumed_from_step: int = 0
+    worker_reports: list[dict[str, Any]] = field(default_factory=list)
+
+    def training_rate(self) -> float:
+        """Agent steps per second trained by this invocation, over all workers."""
+        trained_now = self.training_steps - self.resumed_from_step
+        return trained_now / self.wall_time_seconds if self.wall_time_seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class TrainingCluster:
+    """Where a data-parallel run's workers live and how they meet (torch.distributed env:// rendezvous)."""
+
+    num_nodes: int
+    workers_per_node: int
+    backend: Literal["gloo", "nccl"]
+    master_addr: str = "127.0.0.1"
+    master_port: int = 29500
+
+    @property
+    def world_size(self) -> int:
+        return self.num_nodes * self.workers_per_node
+
+    def worker_env(self, node_rank: int, local_rank: int) -> dict[str, str]:
+        """The variables torchrun would set for this worker."""
+        return {
+            "MASTER_ADDR": self.master_addr,
+            "MASTER_PORT": str(self.master_port),
+            "WORLD_SIZE": str(self.world_size),
+            "RANK": str(node_rank * self.workers_per_node + local_rank),
+            "LOCAL_RANK": str(local_rank),
+            "LOCAL_WORLD_SIZE": str(self.workers_per_node),
+            "OMP_NUM_THREADS": "1",
+        }
+
+    def torchrun_command(self, node_rank: int, config_path: str | Path) -> list[str]:
+        """What to run on node ``node_rank`` for a multi-node run of ``config_path``."""
+        return [
+            "torchrun",
+            f"--nnodes={self.num_nodes}",
+            f"--nproc-per-node={self.workers_per_node}",
+            f"--node-rank={node_rank}",
+            f"--master-addr={self.master_addr}",
+            f"--master-port={self.master_port}",
+            "-m",
+            "daf_core.training",
+            "--config",
+            str(config_path),
+        ]
+
+
+def daf_create_training_cluster(
+    num_nodes: int = 1,
+    workers_per_node: int = 1,
+    backend: str = "torch",
+    master_addr: str = "127.0.0.1",
+    master_port: int | None = None,
+) -> TrainingCluster:
+    """Describe the workers of a run. ``backend``: "gloo", "nccl", or "torch"/"auto" (NCCL with CUDA)."""
+    import torch  # noqa: PLC0415
+
+    if num_nodes < 1:
+        raise ValueError(f"num_nodes: must be >= 1, got {num_nodes!r}")
+    if workers_per_node < 1:
+        raise ValueError(f"workers_per_node: must be >= 1, got {workers_per_node!r}")
+    if backend in ("torch", "auto"):
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend not in ("gloo", "nccl"):
+        raise ValueError(f"backend: expected 'gloo', 'nccl', 'torch' or 'auto', got {backend!r}")
+    if backend == "nccl" and torch.cuda.device_count() < workers_per_node:
+        raise ValueError(
+            f"backend: 'nccl' needs a GPU per worker; {workers_per_node} workers per node but "
+            f"{torch.cuda.device_count()} CUDA device(s) here"
+        )
+    return TrainingCluster(num_nodes, workers_per_node, backend, master_addr, master_port or _free_port())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def daf_launch_distributed_training(
+    env_cfg: Any = None,
+    policy_class_path: str = "lstm",
+    device: Any = "auto",
+    num_steps: int = 300_000,
+    *,
+    missions: list[str] | None = None,
+    num_workers: int = 1,
+    hyperparameters: dict[str, Any] | None = None,
+    seed: int = 0,
+    checkpoint_interval: int = 10,
+    vector_num_envs: int = 16,
+    run_name: str | None = None,
+    initial_weights_path: str | Path | None = None,
+    daf_config: DAFConfig | None = None,
+    training_config: DAFTrainingConfig | None = None,
+    show_progress: bool = True,
+) -> DistributedTrainingResult:
+    """Train a policy with DAF's PPO trainer on one worker or several (data-parallel).
+
+    Give missions by name (``missions=[...]``, rotated across environments) or a ``MettaGridConfig`` as
+    ``env_cfg`` (saved as a mission file in the run). ``hyperparameters`` are PPO settings
+    (:class:`daf_core.config.PPOConfig` fields); an unknown name is a ValueError before anything runs.
+    Or pass a complete ``training_config``. Rerunning the same arguments resumes the run.
+    """
+    config = training_config or _config_from_arguments(
+        env_cfg,
+        policy_class_path,
+        device,
+        num_steps,
+        missions,
+        num_workers,
+        hyperparameters,
+        seed,
+        checkpoint_interval,
+        vector_num_envs,
+        run_name,
+        initial_weights_path,
+        daf_config,
+    )
+    if config.num_workers == 1:
+        from daf_core.training import train  # noqa: PLC0415 - imports torch and PufferLib
+
+        result = train(config, daf_config, show_progress=show_progress)
+        return DistributedTrainingResult(
+            final_checkpoint=result.final_checkpoint,
+            training_steps=result.training_steps,
+            wall_time_seconds=result.wall_time_seconds,
+            num_workers=1,
+            run_dir=result.run_dir,
+            resumed_from_step=result.resumed_from_step,
+        )
+    cluster = daf_create_training_cluster(
+        1, config.num_workers, config.backend if config.backend != "auto" else "auto"
+    )
+    return _launch_local_workers(config, daf_config, cluster)
+
+
+def _config_from_arguments(
+    env_cfg: Any,
+    policy_class_path: str,
+    device: Any,
+    num_steps: int,
+    missions: list[str] | None,
+    num_workers: int,
+    hyperparameters: dict[str, Any] | None,
+    seed: int,
+    checkpoint_interval: int,
+    vector_num_envs: int,
+    run_name: str | None,
+    initial_weights_path: str | Path | None,
+    daf_config: DAFConfig | None,
+) -> DAFTrainingConfig:
+    if (env_cfg is None) == (missions is None):
+        raise ValueError("daf_launch_distributed_training: give exactly one of env_cfg or missions")
+    ppo = PPOConfig(**(hyperparameters or {}))
+    base = DAFConfig() if daf_config is None else daf_config
+    if env_cfg is not None:
+        from daf_core.missions import save_mission  # noqa: PLC0415
+
+        label = env_cfg.label or "mission"
+        mission_file = Path(base.output_dir) / "missions" / f"{label}-{_config_digest(env_cfg)}.yaml"
+        missions = [str(save_mission(env_cfg, mission_file))]
+    return DAFTrainingConfig(
+        missions=missions,
+        policy_class_path=policy_class_path,
+        initial_weights_path=initial_weights_path,
+        num_steps=num_steps,
+        seed=seed,
+        device=str(device),
+        num_workers=num_workers,
+        vector_num_envs=vector_num_envs,
+        checkpoint_interval=checkpoint_interval,
+        checkpoint_dir=base.checkpoint_dir,
+        max_checkpoints_to_keep=base.max_checkpoints_to_keep,
+        run_name=run_name,
+        ppo=ppo,
+    )
+
+
+def _config_digest(env_cfg: Any) -> str:
+    import hashlib  # noqa: PLC0415
+
+    return hashlib.sha256(env_cfg.model_dump_json().encode()).hexdigest()[:10]
+
+
+def _launch_local_workers(
+    config: DAFTrainingConfig, daf_config: DAFConfig | None, cluster: TrainingCluster
+) -> DistributedTrainingResult:
+    """Start one process per worker, watch them, and stop them all if one fails."""
+    from daf_core.training import default_run_name  # noqa: PLC0415
+
+    config = config.model_copy(update={"run_name": config.run_name or default_run_name(config)})
+    run_dir = Path(config.checkpoint_dir) / str(config.run_name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path = config.to_yaml(run_dir / "launch_config.yaml")
+    daf_args = (
+        ["--daf-config", str(daf_config.to_yaml(run_dir / "launch_daf_config.yaml"))] if daf_config else []
+    )
+    logs_dir = run_dir / "workers"
+    logs_dir.mkdir(exist_ok=True)
+    started = time.time()
+    workers: list[tuple[int, subprocess.Popen[bytes], Path]] = []
+    try:
+        for rank in range(cluster.world_size):
+            log_path = logs_dir / f"rank{rank}.log"
+            with open(log_path, "wb") as log:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "daf_core.training", "--config", str(config_path), *daf_args],
+                    env={**os.environ, **cluster.worker_env(0, rank)},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            workers.append((rank, process, log_path))
+        _wait_for_workers(workers)
+    except BaseException:
+        _stop_workers(workers)
+        raise
+    status = read_status(run_dir)
+    reports = _read_worker_reports(logs_dir, cluster.world_size)
+    main = reports[0] if reports else {}
+    return DistributedTrainingResult(
+        final_checkpoint=Path(status.latest_checkpoint) if status.latest_checkpoint else run_dir,
+        training_steps=status.global_step,
+        wall_time_seconds=time.time() - started,
+        num_workers=cluster.world_size,
+        run_dir=run_dir,
+        resumed_from_step=int(main.get("resumed_from_step", 0)),
+        worker_reports=reports,
+    )
+
+
+def _wait_for_workers(workers: list[tuple[int, subprocess.Popen[bytes], Path]]) -> None:
+    running = {rank for rank, _, _ in workers}
+    while running:
+        for rank, process, log_path in workers:
+            if rank not in running or process.poll() is None:
+                continue
+            running.discard(rank)
+            if process.returncode != 0:
+                _stop_workers(workers)
+                tail = log_path.read_text(errors="replace").strip().splitlines()[-15:]
+                raise RuntimeError(
+                    f"training worker rank {rank} exited with status {process.returncode}; all workers stopped. "
+                    f"Rerun to resume from the last checkpoint. Last lines of {log_path}:\n" + "\n".join(tail)
+                )
+        time.sleep(0.2)
+
+
+def _stop_workers(workers: list[tuple[int, subprocess.Popen[bytes], Path]]) -> None:
+    for _, process, _ in workers:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.time() + 10
+    for _, process, _ in workers:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _read_worker_reports(logs_dir: Path, world_size: int) -> list[dict[str, Any]]:
+    import json  # noqa: PLC0415
+
+    reports = []
+    for rank in range(world_size):
+        path = logs_dir / f"rank{rank}.json"
+        if path.exists():
+            reports.append(json.loads(path.read_text()))
+    return reports
+
+
+def daf_aggregate_training_stats(
+    worker_stats: list[dict[str, float]], aggregation_method: str = "mean"
+) -> dict[str, float]:
+    """Combine per-worker metrics key by key (keys missing on a worker are aggregated over the rest)."""
+    import numpy as np  # noqa: PLC0415
+
+    if aggregation_method not in AGGREGATIONS:
+        raise ValueError(f"aggregation_method: expected one of {AGGREGATIONS}, got {aggregation_method!r}")
+    if not worker_stats:
+        raise ValueError("worker_stats: need at least one worker's stats")
+    keys = sorted({key for stats in worker_stats for key in stats})
+    combine = {"mean": np.mean, "sum": np.sum, "min": np.min, "max": np.max}[aggregation_method]
+    result = {}
+    for key in keys:
+        values = [float(stats[key]) for stats in worker_stats if key in stats and stats[key] is not None]
+        if values:
+            result[key] = float(combine(values))
+    return result
+
+
+def daf_get_training_status(checkpoints_path: str | Path) -> dict[str, Any]:
+    """Status of a run directory, or of the most recently written run under a checkpoint directory."""
+    path = Path(checkpoints_path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoints_path not found: {path}")
+    if not (path / "trainer_state.pt").exists() and not (path / "config.yaml").exists():
+        runs = [p for p in path.iterdir() if p.is_dir() and (p / "config.yaml").exists()]
+        if not runs:
+            raise FileNotFoundError(f"checkpoints_path: no training run under {path}")
+        path = max(runs, key=lambda p: p.stat().st_mtime)
+    status: TrainingStatus = read_status(path)
+    return status.to_dict()
+
+
+def temporary_checkpoint_dir() -> Path:
+    """A scratch checkpoint directory (for notebooks and examples)."""
+    return Path(tempfile.mkdtemp(prefix="daf-checkpoints-"))
