@@ -294,8 +294,9 @@ def _wait_for_workers(workers: list[tuple[int, subprocess.Popen[bytes], Path]]) 
                 _stop_workers(workers)
                 tail = log_path.read_text(errors="replace").strip().splitlines()[-15:]
                 raise RuntimeError(
-                    f"training worker rank {rank} exited with status {process.returncode}; all workers stopped. "
-                    f"Rerun to resume from the last checkpoint. Last lines of {log_path}:\n" + "\n".join(tail)
+                    f"training worker rank {rank} exited with status {process.returncode}; "
+                    "all workers stopped. Rerun to resume from the last checkpoint. "
+                    f"Last lines of {log_path}:\n" + "\n".join(tail)
                 )
         time.sleep(0.2)
 

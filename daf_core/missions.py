@@ -379,6 +379,7 @@ def _unknown_mission_message(name: str) -> str:
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     return (
-        f"mission: unknown mission {name!r}.{hint} Known missions: {known}. Installed games: {installed_games()}. "
+        f"mission: unknown mission {name!r}.{hint} Known missions: {known}. "
+        f"Installed games: {installed_games()}. "
         f"A path ending in {', '.join(MISSION_FILE_SUFFIXES)} is read as a mission file."
     )
