@@ -291,7 +291,7 @@ def _wait_for_workers(workers: list[tuple[int, subprocess.Popen[bytes], Path]]) 
                 continue
             running.discard(rank)
             if process.returncode != 0:
-                _stop_workers(workers)
+                _stop_workers(workers, grace_s=0)
                 tail = log_path.read_text(errors="replace").strip().splitlines()[-15:]
                 raise RuntimeError(
                     f"training worker rank {rank} exited with status {process.returncode}; "
@@ -301,11 +301,16 @@ def _wait_for_workers(workers: list[tuple[int, subprocess.Popen[bytes], Path]]) 
         time.sleep(0.2)
 
 
-def _stop_workers(workers: list[tuple[int, subprocess.Popen[bytes], Path]]) -> None:
-    for _, process, _ in workers:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    deadline = time.time() + 10
+def _stop_workers(workers: list[tuple[int, subprocess.Popen[bytes], Path]], grace_s: float = 10) -> None:
+    """SIGINT first (workers save at the end of their epoch), then SIGTERM, then SIGKILL."""
+    for sig, wait_s in ((signal.SIGINT, grace_s), (signal.SIGTERM, 10.0)):
+        for _, process, _ in workers:
+            if process.poll() is None:
+                os.killpg(process.pid, sig)
+        deadline = time.time() + wait_s
+        while time.time() < deadline and any(p.poll() is None for _, p, _ in workers):
+            time.sleep(0.1)
+    deadline = time.time() + 1
     for _, process, _ in workers:
         try:
             process.wait(timeout=max(0.1, deadline - time.time()))

@@ -28,9 +28,13 @@ import logging
 import math
 import os
 import random
+import signal
 import sys
+import threading
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -42,8 +46,10 @@ import torch.distributed as dist
 from daf_core import checkpoints
 from daf_core._process_state import import_preserving_process_state
 from daf_core.config import DAFConfig, DAFTrainingConfig
+from daf_core.experiments import record_experiment
 from daf_core.io import atomic_write_json
 from daf_core.missions import load_mission
+from daf_core.system_monitor import SystemMonitor
 
 pufferl = import_preserving_process_state("pufferlib.pufferl")
 pvector = import_preserving_process_state("pufferlib.vector")
@@ -359,6 +365,41 @@ def _metrics_row(
     return row
 
 
+@contextmanager
+def sigint_stops_at_epoch_end() -> Iterator[threading.Event]:
+    """First Ctrl-C asks the loop to stop after the current epoch; a second one interrupts at once.
+
+    A KeyboardInterrupt raised at an arbitrary point can land inside mettagrid's C++ set-up or a pydantic
+    serializer (which turns it into another exception), leaving nothing clean to save. Stopping at an
+    epoch boundary always leaves a consistent checkpoint.
+    """
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+
+    def request_stop(signum: int, frame: Any) -> None:
+        if requested.is_set():
+            signal.default_int_handler(signum, frame)
+        requested.set()
+        logger.warning("Ctrl-C: stopping after this epoch (press again to stop now)")
+
+    previous = signal.signal(signal.SIGINT, request_stop)
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stop_requested(requested: threading.Event) -> bool:
+    """In a data-parallel run every rank must stop at the same epoch, so the flag is all-reduced."""
+    if not dist.is_initialized():
+        return requested.is_set()
+    flag = torch.tensor([1.0 if requested.is_set() else 0.0])
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item() > 0)
+
+
 def _has_non_finite(network: torch.nn.Module) -> bool:
     return any(not torch.isfinite(p).all() for p in network.parameters())
 
@@ -371,6 +412,7 @@ def train(
     from mettagrid.policy.policy import PolicySpec  # noqa: PLC0415
     from mettagrid.policy.policy_env_interface import PolicyEnvInterface  # noqa: PLC0415
 
+    daf_config = daf_config or DAFConfig(output_dir=Path(config.checkpoint_dir).parent)
     config = _apply_daf_config(config, daf_config)
     context = WorkerContext.from_env()
     device = resolve_device(config, daf_config, context)
@@ -421,8 +463,13 @@ def train(
         logger.info("resuming %s at epoch %d, step %d", run_dir, trainer.epoch, trainer.global_step)
     steps_at_start = trainer.completed_step
     started = time.time()
+    monitor = SystemMonitor(
+        run_dir / "system.jsonl", enabled=daf_config.monitor_system_stats and context.is_main
+    )
+    show_progress = show_progress and context.is_main
     try:
-        _train_loop(trainer, config, network, started, steps_at_start, show_progress and context.is_main)
+        with monitor, sigint_stops_at_epoch_end() as stop:
+            _train_loop(trainer, config, network, started, steps_at_start, show_progress, stop)
     except KeyboardInterrupt:
         if trainer.updating:  # weights are half-updated: the last periodic checkpoint stands
             logger.warning("interrupted during an update; resume from the last checkpoint in %s", run_dir)
@@ -447,6 +494,15 @@ def train(
         epochs=trainer.completed_epoch,
     )
     _write_worker_report(run_dir, context, network, result)
+    if daf_config.track_experiments and context.is_main:
+        record_experiment(
+            daf_config.output_dir,
+            "training",
+            run_name,
+            config.model_dump(mode="json"),
+            result.to_dict(),
+            {"run_dir": str(run_dir), "metrics": str(run_dir / checkpoints.METRICS)},
+        )
     return result
 
 
@@ -457,6 +513,7 @@ def _train_loop(
     started: float,
     steps_at_start: int,
     show_progress: bool,
+    stop: threading.Event,
 ) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
 
@@ -480,6 +537,8 @@ def _train_loop(
             sps=0,
         )
         while trainer.completed_step < total:
+            if _stop_requested(stop):
+                raise KeyboardInterrupt
             trainer.last_log_time = 0.0  # PuffeRL logs (and keeps the epoch's losses) only when this is old
             trainer.evaluate()
             trainer.completed_epoch = trainer.epoch + 1
@@ -539,10 +598,8 @@ def policy_class_path(name: str) -> str:
     return resolve_policy_class_path(name)
 
 
-def _apply_daf_config(config: DAFTrainingConfig, daf_config: DAFConfig | None) -> DAFTrainingConfig:
+def _apply_daf_config(config: DAFTrainingConfig, daf_config: DAFConfig) -> DAFTrainingConfig:
     """DAFConfig supplies checkpoint_dir and max_checkpoints_to_keep unless the run config sets them."""
-    if daf_config is None:
-        return config
     updates = {
         field: getattr(daf_config, field)
         for field in ("checkpoint_dir", "max_checkpoints_to_keep")

@@ -24,6 +24,7 @@ from daf_core.distributed_training import (
     daf_launch_distributed_training,
 )
 from daf_core.evaluation import evaluate_policies
+from daf_core.experiments import list_experiments
 from daf_core.missions import load_mission, save_mission
 from daf_core.training import train
 
@@ -125,6 +126,14 @@ def test_checkpoints_use_the_cogames_layout_and_load_anywhere(tmp_path):
     status = daf_get_training_status(tmp_path / "checkpoints")
     assert status["complete"] and status["global_step"] == 2 * EPOCH and status["epoch"] == 2
 
+    samples = [json.loads(line) for line in (run_dir / "system.jsonl").read_text().splitlines()]
+    assert len(samples) >= 2 and samples[-1]["process_rss_mb"] > 50
+
+    # DAFConfig.track_experiments: the run is in the experiments log beside the checkpoints.
+    experiments = list_experiments(tmp_path, kind="training")
+    assert experiments["name"].tolist() == [run_dir.name]
+    assert experiments.iloc[0]["result"]["training_steps"] == 2 * EPOCH
+
 
 def _start_cli(config_path: Path) -> subprocess.Popen:
     return subprocess.Popen(
@@ -149,7 +158,8 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     config_path = config.to_yaml(tmp_path / "run.yaml")
     run_dir = tmp_path / "checkpoints" / "killed"
     process = _start_cli(config_path)
-    _wait_for(run_dir / "model_000003.pt", process)
+    # Once model 4 is being written, the trainer state already names model 3 (it is written right after it).
+    _wait_for(run_dir / "model_000004.pt", process)
     process.send_signal(signal.SIGKILL)
     process.wait()
 
