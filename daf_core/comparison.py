@@ -986,8 +986,8 @@ def daf_compare_from_config(
 ) -> ComparisonReport:
     """Run a :class:`DAFComparisonConfig`; with ``save_raw_results`` files go to ``output_dir/name``.
 
-    ``generate_html_report`` is honoured when the visualization module provides
-    ``daf_export_comparison_html``; the report is written to ``report.html`` beside ``report.json``.
+    HTML reports belong to the visualization module, which DAF does not have yet: with
+    ``generate_html_report`` set, a warning says that no HTML was written.
     """
     output_dir = Path(config.output_dir) / config.name if config.save_raw_results else None
     report = daf_compare_policies(
@@ -1002,13 +1002,7 @@ def daf_compare_from_config(
         show_progress=show_progress,
     )
     if config.generate_html_report:
-        try:
-            from daf_core.visualization import daf_export_comparison_html  # noqa: PLC0415
-        except ImportError:
-            logger.info("generate_html_report: daf_core.visualization is not available; no HTML written")
-        else:
-            html_dir = Path(config.output_dir) / config.name
-            daf_export_comparison_html(report, output_path=html_dir / "report.html")
+        logger.warning("generate_html_report: no HTML written (DAF has no visualization module yet)")
     return report
 
 
