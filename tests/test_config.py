@@ -25,9 +25,11 @@ from daf_core.config import (
     DAFDeploymentConfig,
     DAFPipelineConfig,
     DAFSweepConfig,
+    DAFTrainingConfig,
     configure_logging,
     daf_load_config,
 )
+from daf_core.missions import list_missions
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIGS_DIR = REPO_ROOT / "configs"
@@ -396,6 +398,7 @@ EXAMPLE_PREFIXES: dict[str, type[DAFConfigBase]] = {
     "comparison_": DAFComparisonConfig,
     "deployment_": DAFDeploymentConfig,
     "pipeline_": DAFPipelineConfig,
+    "training_": DAFTrainingConfig,
 }
 EXPECTED_EXAMPLES = {
     "daf_config.yaml",
@@ -403,6 +406,7 @@ EXPECTED_EXAMPLES = {
     "comparison_explore.yaml",
     "deployment_example.yaml",
     "pipeline_train_compare.yaml",
+    "training_collect.yaml",
 }
 
 
@@ -426,12 +430,12 @@ def test_example_config_loads_with_its_model(tmp_path: Path, path: Path, model: 
 
 
 def test_examples_use_real_mission_and_policy_names() -> None:
-    missions = pytest.importorskip("daf_core.missions")
-    known_missions = set(missions.list_missions())
+    known_missions = set(list_missions())
     sweep = DAFSweepConfig.from_yaml(CONFIGS_DIR / "sweep_explore.yaml")
     comparison = DAFComparisonConfig.from_yaml(CONFIGS_DIR / "comparison_explore.yaml")
     deployment = DAFDeploymentConfig.from_yaml(CONFIGS_DIR / "deployment_example.yaml")
-    for name in [*sweep.missions, *comparison.missions, *deployment.validation_missions]:
+    training = DAFTrainingConfig.from_yaml(CONFIGS_DIR / "training_collect.yaml")
+    for name in [*sweep.missions, *comparison.missions, *deployment.validation_missions, *training.missions]:
         assert name in known_missions
     assert set(comparison.policies) <= {"random", "noop", "lstm"}
     assert sweep.search_space == {
@@ -536,3 +540,12 @@ def test_importing_daf_core_leaves_the_root_logger_alone(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     before, after = result.stdout.strip().splitlines()[-1].split(" | ")
     assert before == after == "([], 30)"
+
+
+def test_training_config_holds_every_ppo_setting_and_rejects_unknown_ones() -> None:
+    config = DAFTrainingConfig(ppo={"learning_rate": 0.003, "gamma": 0.98})
+    assert (config.ppo.learning_rate, config.ppo.gamma, config.ppo.clip_coef) == (0.003, 0.98, 0.2)
+    with pytest.raises(ValueError, match=r"unknown field 'ppo.gama' \(value 0.9\); did you mean 'gamma'"):
+        DAFTrainingConfig(ppo={"gama": 0.9})
+    with pytest.raises(ValueError, match=r"ppo.learning_rate.*-1"):
+        DAFTrainingConfig(ppo={"learning_rate": -1})
