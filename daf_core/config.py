@@ -604,8 +604,13 @@ class DAFTrainingConfig(DAFConfigBase):
 
     missions: Annotated[list[NonEmptyStr], Field(min_length=1)] = ["explore"]
     policy_class_path: NonEmptyStr = "lstm"
+    #: Constructor arguments of the policy class (mettagrid's ``PolicySpec.init_kwargs``).
+    policy_init_kwargs: dict[str, Any] = Field(default_factory=dict)
     initial_weights_path: ConfigPath | None = None
     num_steps: PositiveInt = 300_000
+    #: Agent steps the cosine learning-rate schedule spans; None: ``num_steps``. Set it when a run is
+    #: trained in chunks (resumed with growing ``num_steps``) so every chunk follows one schedule.
+    lr_schedule_steps: PositiveInt | None = None
     seed: int = 0
     device: NonEmptyStr = "auto"
     #: Data-parallel processes (torch.distributed); 1 trains in this process.

@@ -37,10 +37,9 @@ engine) and keeps the study honest when workers die:
   counts as 0 there (the evaluation engine's rule).
 * **Early stopping** (``early_stopping: true``): a trial trains in ``early_stopping_chunks`` chunks (each
   resumes the previous checkpoint), is evaluated after each and reports the objective to Optuna's
-  ``SuccessiveHalvingPruner``, which stops the weak ones. PufferLib sizes its cosine learning-rate
-  schedule from the run length it is given and a resumed run keeps the saved schedule, so with
-  ``anneal_lr`` the schedule spans the first chunk only and later chunks run past its end; set
-  ``anneal_lr: false`` in ``base_hyperparameters`` when that matters.
+  ``SuccessiveHalvingPruner``, which stops the weak ones. Every chunk trains with
+  ``lr_schedule_steps`` set to the whole trial's steps, so the learning-rate schedule is the one an
+  unchunked trial follows.
 * **Reproducibility.** Every trial trains with the same ``training_seeds`` and is evaluated on the same
   episodes (seeds from ``evaluation_seed``), so trials differ only by their hyperparameters. The sampler
   is seeded from ``seed`` and the trial number, so a sweep run with one worker draws the same values
@@ -874,11 +873,12 @@ def run_trial(
                 checkpoint_dir=trial_dir / "checkpoints",
                 run_name=f"seed{seed}",
                 max_checkpoints_to_keep=2,
+                lr_schedule_steps=total_steps,
+                policy_init_kwargs=dict(groups["policy"]),
                 ppo=PPOConfig(**groups["ppo"]),
                 **{"vector_num_envs": config.vector_num_envs, **trainer_settings},
             )
-            with _policy_init_kwargs(groups["policy"]):
-                result = train(training, daf_config, show_progress=False)
+            result = train(training, daf_config, show_progress=False)
             run_dirs.append(str(result.run_dir))
             policies[f"seed{seed}"] = PolicySpec(
                 class_path=plan.policy_class_path,
@@ -930,32 +930,6 @@ def _trial_missions(
         train_missions.append(str(path))
         eval_missions.append((name, load_mission_file(path)))
     return train_missions, eval_missions
-
-
-@contextlib.contextmanager
-def _policy_init_kwargs(kwargs: Mapping[str, Any]) -> Iterator[None]:
-    """Make the trainer construct the policy with ``kwargs``.
-
-    ``DAFTrainingConfig`` has no field for policy constructor arguments and ``daf_core.training`` builds
-    its ``PolicySpec`` without them, so while a trial trains, mettagrid's loader (which the trainer looks
-    up at call time) adds them. Evaluation needs no such help: its ``PolicySpec`` carries ``init_kwargs``.
-    """
-    if not kwargs:
-        yield
-        return
-    from mettagrid.policy import loader  # noqa: PLC0415
-
-    original = loader.initialize_or_load_policy
-
-    def initialize_with_kwargs(policy_env_info: Any, policy_spec: Any, *args: Any, **kw: Any) -> Any:
-        merged = {**(policy_spec.init_kwargs or {}), **kwargs}
-        return original(policy_env_info, policy_spec.model_copy(update={"init_kwargs": merged}), *args, **kw)
-
-    loader.initialize_or_load_policy = initialize_with_kwargs
-    try:
-        yield
-    finally:
-        loader.initialize_or_load_policy = original
 
 
 def score_records(records: pd.DataFrame, metric: str) -> tuple[float, dict[str, float]]:

@@ -432,6 +432,7 @@ def train(
         PolicySpec(
             class_path=config.policy_class_path,
             data_path=str(config.initial_weights_path) if config.initial_weights_path else None,
+            init_kwargs=dict(config.policy_init_kwargs),
         ),
     )
     network = policy.network()
@@ -458,6 +459,9 @@ def train(
         context.is_main,
     )
     trainer = DAFTrainer(settings, vecenv, wrap_for_data_parallel(network, device), run_files, context)
+    if config.lr_schedule_steps is not None:  # PuffeRL sized the schedule from num_steps; resize it
+        epochs = math.ceil(config.lr_schedule_steps / context.world_size) // trainer.config["batch_size"]
+        trainer.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(trainer.optimizer, max(1, epochs))
     if resume_state is not None:
         trainer.restore(resume_state)
         logger.info("resuming %s at epoch %d, step %d", run_dir, trainer.epoch, trainer.global_step)

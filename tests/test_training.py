@@ -261,3 +261,16 @@ def test_cluster_description_and_stat_aggregation():
     assert daf_aggregate_training_stats(stats, "mean")["sps"] == 200.0
     with pytest.raises(ValueError, match="aggregation_method"):
         daf_aggregate_training_stats(stats, "median")
+
+
+def test_a_run_trained_in_chunks_follows_one_learning_rate_schedule(tmp_path):
+    def learning_rates(run_dir: Path) -> list[float]:
+        return [json.loads(line)["learning_rate"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+    whole = train(small_run(tmp_path, num_steps=4 * EPOCH, run_name="whole"), show_progress=False)
+    for steps in (2 * EPOCH, 4 * EPOCH):  # the second call resumes the first
+        chunked = train(
+            small_run(tmp_path, num_steps=steps, lr_schedule_steps=4 * EPOCH, run_name="chunked"),
+            show_progress=False,
+        )
+    assert learning_rates(chunked.run_dir) == pytest.approx(learning_rates(whole.run_dir))
