@@ -505,7 +505,9 @@ def test_two_workers_share_a_postgresql_study_without_duplicates(tmp_path, postg
         tmp_path,
         strategy="random",
         num_trials=5,
-        training_steps=2048,
+        # Trials of a few seconds each: neither worker can finish all five before the other has started
+        # (each needs ~5 s of imports), so both really share the study.
+        training_steps=8192,
         storage=postgres_url,
         search_space={"learning_rate": {"low": 1e-4, "high": 1e-2, "log": True}, "ent_coef": [0.0, 0.05]},
     )
