@@ -30,6 +30,7 @@ import multiprocessing
 import os
 import random
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -454,23 +455,23 @@ def _run_batches(
         disable=not show_progress,
         transient=True,
     )
-    with progress:
-        task = progress.add_task("episodes", total=total)
-        if workers == 1:
+    if workers == 1:
+        with progress:
+            task = progress.add_task("episodes", total=total)
             for batch in batches:
                 outcome = run_batch(batch, on_episode=lambda n: progress.advance(task, n))
                 records.extend(outcome.records)
                 if outcome.error:
                     errors.append(outcome.error)
-            return records, errors
-        with ProcessPoolExecutor(
-            max_workers=min(workers, len(batches)),
-            mp_context=_worker_context(),
-            initializer=limit_threads_to_one,
-        ) as pool:
-            futures: dict[Future[BatchOutcome], EpisodeBatch] = {
-                pool.submit(run_batch, b): b for b in batches
-            }
+        return records, errors
+    # The pool forks its workers on the first submit: that happens before the progress bar starts its
+    # refresh thread, so a fork-started pool forks a single-threaded process.
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(batches)), mp_context=_worker_context(), initializer=limit_threads_to_one
+    ) as pool:
+        futures: dict[Future[BatchOutcome], EpisodeBatch] = {pool.submit(run_batch, b): b for b in batches}
+        with progress:
+            task = progress.add_task("episodes", total=total)
             pending = set(futures)
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -492,8 +493,17 @@ def _run_batches(
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
-    """forkserver: workers fork from a clean server that already imported mettagrid, not from a parent
-    whose torch thread pools may be mid-use (fork after threads can deadlock)."""
+    """How worker processes start.
+
+    ``fork`` when it is safe: only this thread is alive and torch (if imported) runs one thread, so no
+    lock or OpenMP pool can be caught mid-use by the fork. Workers then start in milliseconds with every
+    module already imported. Otherwise ``forkserver``: workers fork from a clean server process that
+    imports torch and mettagrid once (a few seconds, paid by the first parallel call in a process).
+    """
+    torch = sys.modules.get("torch")
+    single_threaded = threading.active_count() == 1 and (torch is None or torch.get_num_threads() == 1)
+    if single_threaded and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
