@@ -3,7 +3,8 @@
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_evaluation.py [--episodes 8] [--workers 2]
 
-Prints episodes per second for each and the ratio DAF / cogames, and writes bench/results/evaluation.json.
+Prints episodes per second for each and the ratio DAF / cogames, and writes
+bench/results/evaluation_<policies>_<episodes>.json.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def main() -> None:
         f"ratio_daf_{args.workers}_workers_vs_cogames": round(cogames_s / daf_parallel_s, 2),
     }
     print(json.dumps(result, indent=2))
-    atomic_write_json(Path(__file__).parent / "results" / "evaluation.json", result)
+    name = f"evaluation_{'-'.join(args.policies)}_{args.episodes}.json"
+    atomic_write_json(Path(__file__).parent / "results" / name, result)
 
 
 if __name__ == "__main__":
