@@ -25,7 +25,12 @@ def main() -> None:
     figures = {}
     for mission in BUILTIN_MISSIONS:
         records = evaluate_policies(
-            ["random", "noop", "lstm"], [mission], args.episodes, seed=0, show_progress=False, batch_networks=False
+            ["random", "noop", "lstm"],
+            [mission],
+            args.episodes,
+            seed=0,
+            show_progress=False,
+            batch_networks=False,
         )
         figures[mission] = {
             policy: {

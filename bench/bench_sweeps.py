@@ -5,7 +5,7 @@
 1. grid, random and bayesian (Optuna TPE), each with the same budget of trials, the same seed, the same
    training steps and evaluation episodes: the best objective reached after each trial.
 2. The random sweep again with 2 worker processes: wall time against the 1-worker run.
-Writes bench/results/sweeps.json.
+Writes bench/results/sweeps_<trials>.json.
 """
 
 from __future__ import annotations
@@ -54,12 +54,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for strategy in ("grid", "random", "bayesian"):
             seconds, best = run(strategy, args.trials, args.steps, 1, Path(scratch))
-            result[strategy] = {"seconds": round(seconds, 1), "best_after_each_trial": [round(v, 2) for v in best]}
+            result[strategy] = {
+                "seconds": round(seconds, 1),
+                "best_after_each_trial": [round(v, 2) for v in best],
+            }
         parallel_seconds, _ = run("random", args.trials, args.steps, 2, Path(scratch))
     result["random_2_workers_seconds"] = round(parallel_seconds, 1)
     result["speedup_2_workers_vs_1"] = round(result["random"]["seconds"] / parallel_seconds, 2)
     print(json.dumps(result, indent=2))
-    atomic_write_json(Path(__file__).parent / "results" / "sweeps.json", result)
+    atomic_write_json(Path(__file__).parent / "results" / f"sweeps_{args.trials}.json", result)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@
 
 Same mission, policy (lstm), agent steps, seed, 16 vectorised environments and minibatch 4096 for both;
 each run in its own fresh process, timed around the training call (set-up included, imports excluded).
-The 2-worker time includes starting the worker processes (each imports torch and PufferLib);
-``training_loop_sps`` is DAF's own steady-state figure from its metrics log. Then DAF with 2 data-parallel gloo workers (half the steps each) on
-the same total. Reports agent steps per second and the ratios; writes bench/results/training.json.
+Then DAF with 2 data-parallel gloo workers (half the steps each) on the same total; that time includes
+starting the worker processes (each imports torch and PufferLib). ``training_loop_sps`` is DAF's own
+steady-state figure from its metrics log. Writes bench/results/training_<steps>.json.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
     }
     print(json.dumps(result, indent=2))
-    atomic_write_json(Path(__file__).parent / "results" / "training.json", result)
+    atomic_write_json(Path(__file__).parent / "results" / f"training_{args.steps}.json", result)
 
 
 if __name__ == "__main__":

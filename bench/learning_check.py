@@ -55,7 +55,11 @@ def main() -> None:
     train_seconds = time.perf_counter() - started
 
     report = daf_compare_policies(
-        {"trained": trained.run_dir, "untrained": f"class=lstm,data={untrained.resolve()}", "random": "random"},
+        {
+            "trained": trained.run_dir,
+            "untrained": f"class=lstm,data={untrained.resolve()}",
+            "random": "random",
+        },
         [args.mission],
         episodes_per_mission=args.episodes,
         seed=0,
@@ -68,7 +72,9 @@ def main() -> None:
         "agent_steps": trained.training_steps,
         "train_seconds": round(train_seconds, 1),
         "episodes": args.episodes,
-        "mean_reward": {p: round(report.summary_statistics[p][args.mission]["mean"], 3) for p in report.policies},
+        "mean_reward": {
+            p: round(report.summary_statistics[p][args.mission]["mean"], 3) for p in report.policies
+        },
         "comparisons": [c.summary_string() for c in report.comparisons if c.mission == args.mission],
     }
     print(json.dumps(summary, indent=2))
