@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -362,8 +361,3 @@ def daf_get_training_status(checkpoints_path: str | Path) -> dict[str, Any]:
         path = max(runs, key=lambda p: p.stat().st_mtime)
     status: TrainingStatus = read_status(path)
     return status.to_dict()
-
-
-def temporary_checkpoint_dir() -> Path:
-    """A scratch checkpoint directory (for notebooks and examples)."""
-    return Path(tempfile.mkdtemp(prefix="daf-checkpoints-"))

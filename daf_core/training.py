@@ -330,11 +330,7 @@ class RunFiles:
     def append_metrics(self, row: dict[str, Any]) -> None:
         if self.is_main:
             with open(self.run_dir / checkpoints.METRICS, "a") as handle:
-                handle.write(json.dumps(row, allow_nan=False, default=_finite_or_none) + "\n")
-
-
-def _finite_or_none(value: Any) -> Any:
-    return None
+                handle.write(json.dumps(row, allow_nan=False) + "\n")
 
 
 def _clean(value: float) -> float | None:
