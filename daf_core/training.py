@@ -572,7 +572,9 @@ def _puffer_settings(
     per_worker_steps = math.ceil(config.num_steps / context.world_size)
     return dict(
         env="daf",
-        device=device.type if device.type != "cuda" else str(device),
+        # "cuda", not "cuda:N": PuffeRL derives its autocast device type from this string, and
+        # resolve_device already made this rank's GPU the current one.
+        device=device.type,
         total_timesteps=max(per_worker_steps, batch_size),
         batch_size="auto",
         bptt_horizon=horizon,
