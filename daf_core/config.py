@@ -41,6 +41,7 @@ from pydantic import (
 )
 
 from daf_core.io import atomic_write_text
+from daf_core.search_space import parse_search_space
 
 logger = logging.getLogger(__name__)
 
@@ -436,7 +437,7 @@ class DAFSweepConfig(DAFConfigBase):
 
     ``search_space`` maps a parameter name to a list of choices, a range mapping such as
     ``{low: 1e-4, high: 3e-3, log: true}`` (``int: true`` for integers) or a fixed value; its structure
-    is checked here (by :func:`daf_core.sweeps.parse_search_space`), where each name goes (trainer,
+    is checked here (by :func:`daf_core.search_space.parse_search_space`), where each name goes (trainer,
     mission or policy) when the sweep is launched. ``base_hyperparameters`` are fixed values routed the
     same way. ``storage`` is an Optuna database URL; None keeps the study in
     ``<output_dir>/<name>/study.db`` (SQLite), a PostgreSQL URL lets workers on several machines share it.
@@ -475,8 +476,6 @@ class DAFSweepConfig(DAFConfigBase):
     @classmethod
     def _valid_search_space(cls, space: dict[str, Any]) -> dict[str, Any]:
         """A malformed range would otherwise only fail when the sweep samples it."""
-        from daf_core.sweeps import parse_search_space  # noqa: PLC0415 - sweeps imports this module
-
         parse_search_space(space)
         return space
 

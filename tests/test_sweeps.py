@@ -25,10 +25,12 @@ from optuna.trial import TrialState
 from rich.console import Console
 from torch import nn
 
-from daf_core import sweeps
+from daf_core import sweep_study, sweeps
 from daf_core.checkpoints import read_trainer_state
 from daf_core.config import DAFSweepConfig
 from daf_core.experiments import list_experiments
+from daf_core.sweep_plan import plan_sweep
+from daf_core.sweep_study import open_storage, reap_dead_trials
 from daf_core.sweeps import (
     SweepResult,
     SweepTrialResult,
@@ -37,9 +39,6 @@ from daf_core.sweeps import (
     daf_random_search,
     daf_sweep_best_config,
     daf_sweep_status,
-    open_storage,
-    plan_sweep,
-    reap_dead_trials,
     run_sweep_worker,
 )
 
@@ -549,8 +548,8 @@ def test_an_interrupted_trial_is_queued_again_with_its_parameters(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")
 def test_a_trial_whose_worker_on_another_machine_stops_beating_is_retried(tmp_path, monkeypatch):
-    monkeypatch.setattr(sweeps, "HEARTBEAT_INTERVAL_S", 1)
-    monkeypatch.setattr(sweeps, "GRACE_PERIOD_S", 1)
+    monkeypatch.setattr(sweep_study, "HEARTBEAT_INTERVAL_S", 1)
+    monkeypatch.setattr(sweep_study, "GRACE_PERIOD_S", 1)
     plan = plan_sweep(sweep_config(tmp_path))
     study = sweeps.open_study(plan)
     trial = study.ask(plan.distributions())

@@ -265,7 +265,9 @@ def test_cluster_description_and_stat_aggregation():
 
 def test_a_run_trained_in_chunks_follows_one_learning_rate_schedule(tmp_path):
     def learning_rates(run_dir: Path) -> list[float]:
-        return [json.loads(line)["learning_rate"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        return [
+            json.loads(line)["learning_rate"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+        ]
 
     whole = train(small_run(tmp_path, num_steps=4 * EPOCH, run_name="whole"), show_progress=False)
     for steps in (2 * EPOCH, 4 * EPOCH):  # the second call resumes the first
