@@ -264,6 +264,18 @@ def _validation_message(model: type[BaseModel], err: ValidationError, source: Pa
 # --------------------------------------------------------------------------------------------------
 
 
+def _config_format(path: str | Path) -> str:
+    """ "yaml" or "json" from the file suffix; anything else is an error naming the file."""
+    path = Path(path)
+    fmt = CONFIG_SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(
+            f"{path}: unsupported config file suffix {path.suffix!r}; "
+            f"expected one of {', '.join(CONFIG_SUFFIXES)}"
+        )
+    return fmt
+
+
 class DAFConfigBase(BaseModel):
     """Base of every DAF config: strict keys, ValueError on bad input, atomic YAML/JSON round trips.
 
@@ -323,14 +335,7 @@ class DAFConfigBase(BaseModel):
     @classmethod
     def from_file(cls, path: str | Path) -> Self:
         """Load from a .yaml, .yml or .json file, choosing the parser by suffix."""
-        path = Path(path)
-        fmt = CONFIG_SUFFIXES.get(path.suffix.lower())
-        if fmt is None:
-            raise ValueError(
-                f"{path}: unsupported config file suffix {path.suffix!r}; expected one of "
-                f"{', '.join(CONFIG_SUFFIXES)}"
-            )
-        return cls._load(path, fmt)
+        return cls._load(path, _config_format(path))
 
     @classmethod
     def from_dict(cls, data: Any, source: str | Path | None = None) -> Self:
@@ -381,14 +386,7 @@ class DAFConfigBase(BaseModel):
 
     def to_file(self, path: str | Path) -> Path:
         """Write as YAML or JSON, chosen by the suffix as in :meth:`from_file`."""
-        path = Path(path)
-        fmt = CONFIG_SUFFIXES.get(path.suffix.lower())
-        if fmt is None:
-            raise ValueError(
-                f"{path}: unsupported config file suffix {path.suffix!r}; expected one of "
-                f"{', '.join(CONFIG_SUFFIXES)}"
-            )
-        return self.to_yaml(path) if fmt == "yaml" else self.to_json(path)
+        return self.to_yaml(path) if _config_format(path) == "yaml" else self.to_json(path)
 
     def _write(self, path: str | Path, text: str) -> Path:
         written = atomic_write_text(Path(path).expanduser(), text)

@@ -46,22 +46,25 @@ def test_builtin_missions_are_registered_with_cogames():
     assert env_cfg.game.num_agents == 4
 
 
+def mean_reward_of_fast_episodes(cfg, policy: str, episodes: int = 2) -> float:
+    """Mean total reward of a few episodes through mettagrid's own rollout; each must take under 2 s."""
+    started = time.perf_counter()
+    result, _ = run_multi_episode_rollout(
+        policy_specs=[PolicySpec(class_path=policy)],
+        assignments=[0] * cfg.game.num_agents,
+        env_cfg=cfg,
+        episodes=episodes,
+        seed=0,
+        max_action_time_ms=10_000,
+    )
+    elapsed = (time.perf_counter() - started) / episodes
+    assert elapsed < 2.0, f"{policy} episode took {elapsed:.2f}s"
+    return sum(sum(e.rewards) for e in result.episodes) / episodes
+
+
 def test_tiny_walk_episode_is_fast_and_random_explores_more_than_noop():
     cfg = load_mission("tiny_walk")
-    means = {}
-    for policy in ("random", "noop"):
-        started = time.perf_counter()
-        result, _ = run_multi_episode_rollout(
-            policy_specs=[PolicySpec(class_path=policy)],
-            assignments=[0] * cfg.game.num_agents,
-            env_cfg=cfg,
-            episodes=2,
-            seed=0,
-            max_action_time_ms=10_000,
-        )
-        elapsed = (time.perf_counter() - started) / 2
-        assert elapsed < 2.0, f"{policy} episode took {elapsed:.2f}s"
-        means[policy] = sum(sum(e.rewards) for e in result.episodes) / 2
+    means = {policy: mean_reward_of_fast_episodes(cfg, policy) for policy in ("random", "noop")}
     # noop stays on its spawn cell: exactly one visited cell per agent.
     assert means["noop"] == pytest.approx(0.01 * cfg.game.num_agents)
     assert means["random"] > 3 * means["noop"]
@@ -72,20 +75,7 @@ def test_collect_episode_is_fast_and_random_collects_coins_noop_none():
     assert cfg.game.max_steps == 150
     # Only noop and the four moves: the learnable action set.
     assert len(cfg.game.actions.actions()) == 5
-    means = {}
-    for policy in ("random", "noop"):
-        started = time.perf_counter()
-        result, _ = run_multi_episode_rollout(
-            policy_specs=[PolicySpec(class_path=policy)],
-            assignments=[0] * cfg.game.num_agents,
-            env_cfg=cfg,
-            episodes=2,
-            seed=0,
-            max_action_time_ms=10_000,
-        )
-        elapsed = (time.perf_counter() - started) / 2
-        assert elapsed < 2.0, f"{policy} episode took {elapsed:.2f}s"
-        means[policy] = sum(sum(e.rewards) for e in result.episodes) / 2
+    means = {policy: mean_reward_of_fast_episodes(cfg, policy) for policy in ("random", "noop")}
     # noop never walks into a coin; random picks up a few (about 10 of the 40 in 150 steps).
     assert means["noop"] == 0
     assert means["random"] >= 2
