@@ -58,6 +58,16 @@ COLLECT_MISSION_PARAMETERS = ("num_cogs", "length", "coins", "max_steps", "view"
 MISSION_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
 
+def moves_and_noop() -> ActionsConfig:
+    """Only the four moves and noop: mettagrid enables ~150 vibe-change actions by default, which would
+    drown the 5 actions that matter and slow learning several-fold."""
+    return ActionsConfig(
+        move=MoveActionConfig(enabled=True),
+        noop=NoopActionConfig(enabled=True),
+        change_vibe=ChangeVibeActionConfig(enabled=False),
+    )
+
+
 class ExploreMission(CoGameMission):
     """Agents on a walled random map, rewarded for each distinct cell they visit.
 
@@ -99,13 +109,7 @@ class ExploreMission(CoGameMission):
                 max_steps=self.max_steps,
                 objects={"wall": building.wall},
                 resource_names=["heart"],
-                # Only moves and noop: mettagrid enables ~150 vibe-change actions by default, which would
-                # drown the 5 actions that matter and slow learning several-fold.
-                actions=ActionsConfig(
-                    move=MoveActionConfig(enabled=True),
-                    noop=NoopActionConfig(enabled=True),
-                    change_vibe=ChangeVibeActionConfig(enabled=False),
-                ),
+                actions=moves_and_noop(),
                 agent=AgentConfig(
                     rewards={
                         "explore": reward(StatValue(name="cell.unique_visited"), weight=self.reward_per_cell)
@@ -167,11 +171,7 @@ class CollectMission(CoGameMission):
                 max_steps=self.max_steps,
                 objects={"wall": building.wall, "coin": coin},
                 resource_names=["coin"],
-                actions=ActionsConfig(
-                    move=MoveActionConfig(enabled=True),
-                    noop=NoopActionConfig(enabled=True),
-                    change_vibe=ChangeVibeActionConfig(enabled=False),
-                ),
+                actions=moves_and_noop(),
                 agent=AgentConfig(
                     rewards={"coins": reward(StatValue(name="coins.collected"), weight=self.reward_per_coin)}
                 ),
