@@ -18,8 +18,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from daf_core.evaluation import evaluate_policies, limit_threads_to_one, resolve_policy
-from daf_core.io import atomic_write_json
+from daf_core._internal.threads import limit_threads
+from daf_core.evaluation import evaluate_policies, resolve_policy
+from daf_core._internal.atomic import atomic_write_json
 from daf_core.missions import load_mission
 
 
@@ -49,7 +50,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    limit_threads_to_one()
+    limit_threads(1)
 
     total = len(args.policies) * len(args.missions) * args.episodes
     cogames_s = time_cogames(args.policies, args.missions, args.episodes, args.seed)

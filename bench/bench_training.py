@@ -20,7 +20,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-from daf_core.io import atomic_write_json
+from daf_core._internal.atomic import atomic_write_json
 
 RAW_COGAMES = textwrap.dedent(
     """

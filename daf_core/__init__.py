@@ -1,16 +1,13 @@
-"""DAF core library: configs, missions, evaluation, statistics, training, sweeps and deployment.
+"""DAF core library: configs, missions, evaluation, statistics, comparison, training and sweeps.
 
-Pure Python over cogames/mettagrid; it never imports Dagster. Importing it leaves the caller's
-root logger and signal handlers as they were (mettagrid's import-time logging set-up is undone).
+Pure Python over cogames/mettagrid; it never imports Dagster. Each domain is a package whose
+``__init__`` is the face users import. Importing a package loads only what that package needs
+(``import daf_core.stats`` loads neither mettagrid nor torch), and every import of mettagrid or PufferLib
+goes through :mod:`daf_core._internal.process_state`, so the caller's root logger and signal handlers
+stay as they were.
 """
 
 import logging
-
-from daf_core._process_state import import_preserving_process_state
-
-# mettagrid configures the root logger in its __init__; import it once here under the guard so no
-# later `from mettagrid... import` in DAF can do it to the caller.
-import_preserving_process_state("mettagrid")
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

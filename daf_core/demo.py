@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from daf_core.evaluation import load_records
+from daf_core.records import load_records
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,20 +9,22 @@ leaving the others blocked in an all-reduce. Across nodes the same module runs u
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-import signal
 import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from daf_core.checkpoints import TrainingStatus, read_status
+from daf_core._internal.fingerprints import fingerprint
+from daf_core._internal.supervisor import WorkerFailed, WorkerSpec, run_workers
+from daf_core._internal.threads import SINGLE_THREAD_ENV
 from daf_core.config import DAFConfig, DAFTrainingConfig, PPOConfig
 from daf_core.environment_checks import daf_get_recommended_device
+from daf_core.training.checkpoints import TrainingStatus, read_status
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +80,7 @@ class TrainingCluster:
             "RANK": str(node_rank * self.workers_per_node + local_rank),
             "LOCAL_RANK": str(local_rank),
             "LOCAL_WORLD_SIZE": str(self.workers_per_node),
-            "OMP_NUM_THREADS": "1",
+            **SINGLE_THREAD_ENV,
         }
 
     def torchrun_command(self, node_rank: int, config_path: str | Path) -> list[str]:
@@ -209,8 +211,8 @@ def _config_from_arguments(
     if env_cfg is not None:
         from daf_core.missions import save_mission  # noqa: PLC0415
 
-        label = env_cfg.label or "mission"
-        mission_file = Path(base.output_dir) / "missions" / f"{label}-{_config_digest(env_cfg)}.yaml"
+        digest = fingerprint(json.loads(env_cfg.model_dump_json()), length=10)
+        mission_file = Path(base.output_dir) / "missions" / f"{env_cfg.label or 'mission'}-{digest}.yaml"
         missions = [str(save_mission(env_cfg, mission_file))]
     return DAFTrainingConfig(
         missions=missions,
@@ -229,12 +231,6 @@ def _config_from_arguments(
     )
 
 
-def _config_digest(env_cfg: Any) -> str:
-    import hashlib  # noqa: PLC0415
-
-    return hashlib.sha256(env_cfg.model_dump_json().encode()).hexdigest()[:10]
-
-
 def _launch_local_workers(
     config: DAFTrainingConfig, daf_config: DAFConfig | None, cluster: TrainingCluster
 ) -> DistributedTrainingResult:
@@ -249,25 +245,24 @@ def _launch_local_workers(
         ["--daf-config", str(daf_config.to_yaml(run_dir / "launch_daf_config.yaml"))] if daf_config else []
     )
     logs_dir = run_dir / "workers"
-    logs_dir.mkdir(exist_ok=True)
+    specs = [
+        WorkerSpec(
+            f"training worker rank {rank}",
+            [sys.executable, "-m", "daf_core.training", "--config", str(config_path), *daf_args],
+            {**os.environ, **cluster.worker_env(0, rank)},
+            logs_dir / f"rank{rank}.log",
+        )
+        for rank in range(cluster.world_size)
+    ]
     started = time.time()
-    workers: list[tuple[int, subprocess.Popen[bytes], Path]] = []
     try:
-        for rank in range(cluster.world_size):
-            log_path = logs_dir / f"rank{rank}.log"
-            with open(log_path, "wb") as log:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "daf_core.training", "--config", str(config_path), *daf_args],
-                    env={**os.environ, **cluster.worker_env(0, rank)},
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            workers.append((rank, process, log_path))
-        _wait_for_workers(workers)
-    except BaseException:
-        _stop_workers(workers)
-        raise
+        run_workers(specs, stop_all_on_failure=True)
+    except WorkerFailed as failed:
+        raise RuntimeError(
+            f"{failed.failed.name} exited with status {failed.failed.returncode}; all workers stopped. "
+            f"Rerun to resume from the last checkpoint. Last lines of {failed.failed.log_path}:\n"
+            + failed.failed.log_tail()
+        ) from None
     status = read_status(run_dir)
     reports = _read_worker_reports(logs_dir, cluster.world_size)
     main = reports[0] if reports else {}
@@ -282,45 +277,7 @@ def _launch_local_workers(
     )
 
 
-def _wait_for_workers(workers: list[tuple[int, subprocess.Popen[bytes], Path]]) -> None:
-    running = {rank for rank, _, _ in workers}
-    while running:
-        for rank, process, log_path in workers:
-            if rank not in running or process.poll() is None:
-                continue
-            running.discard(rank)
-            if process.returncode != 0:
-                _stop_workers(workers, grace_s=0)
-                tail = log_path.read_text(errors="replace").strip().splitlines()[-15:]
-                raise RuntimeError(
-                    f"training worker rank {rank} exited with status {process.returncode}; "
-                    "all workers stopped. Rerun to resume from the last checkpoint. "
-                    f"Last lines of {log_path}:\n" + "\n".join(tail)
-                )
-        time.sleep(0.2)
-
-
-def _stop_workers(workers: list[tuple[int, subprocess.Popen[bytes], Path]], grace_s: float = 10) -> None:
-    """SIGINT first (workers save at the end of their epoch), then SIGTERM, then SIGKILL."""
-    for sig, wait_s in ((signal.SIGINT, grace_s), (signal.SIGTERM, 10.0)):
-        for _, process, _ in workers:
-            if process.poll() is None:
-                os.killpg(process.pid, sig)
-        deadline = time.time() + wait_s
-        while time.time() < deadline and any(p.poll() is None for _, p, _ in workers):
-            time.sleep(0.1)
-    deadline = time.time() + 1
-    for _, process, _ in workers:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def _read_worker_reports(logs_dir: Path, world_size: int) -> list[dict[str, Any]]:
-    import json  # noqa: PLC0415
-
     reports = []
     for rank in range(world_size):
         path = logs_dir / f"rank{rank}.json"

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from daf_core._process_state import import_preserving_process_state
+from daf_core._internal.process_state import import_preserving_process_state
 
 if TYPE_CHECKING:
     import torch

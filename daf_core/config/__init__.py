@@ -1,0 +1,30 @@
+"""DAF's configuration models and their YAML/JSON load and save.
+
+Every model refuses unknown keys, raises ``ValueError`` naming the field and the value for bad input (from
+a file, a constructor or an assignment) and saves atomically so that it loads back equal. The base and its
+error messages are in :mod:`daf_core.config.base`; each domain's models in a module of its own.
+"""
+
+from daf_core.config.base import CONFIG_SUFFIXES, DAFConfigBase
+from daf_core.config.comparison import DAFComparisonConfig
+from daf_core.config.deployment import DAFDeploymentConfig
+from daf_core.config.global_config import DAFConfig, daf_load_config
+from daf_core.config.log_setup import configure_logging
+from daf_core.config.pipeline import PIPELINE_STAGES, DAFPipelineConfig
+from daf_core.config.sweep import DAFSweepConfig
+from daf_core.config.training import DAFTrainingConfig, PPOConfig
+
+__all__ = [
+    "CONFIG_SUFFIXES",
+    "PIPELINE_STAGES",
+    "DAFComparisonConfig",
+    "DAFConfig",
+    "DAFConfigBase",
+    "DAFDeploymentConfig",
+    "DAFPipelineConfig",
+    "DAFSweepConfig",
+    "DAFTrainingConfig",
+    "PPOConfig",
+    "configure_logging",
+    "daf_load_config",
+]

@@ -1,0 +1,42 @@
+"""Run episodes of policies on missions and return tidy per-episode records (see :mod:`daf_core.records`).
+
+``evaluate_policies(policies, missions, episodes)`` is the measuring instrument every comparison,
+benchmark and sweep reads: common random numbers (episode k of every policy uses seed ``seed + k``), the
+same records for any worker count, and nothing but the environment's rewards.
+"""
+
+from daf_core._internal.process_state import import_preserving_process_state
+
+# mettagrid configures the root logger when first imported; this package's modules import it.
+import_preserving_process_state("mettagrid")
+
+from daf_core.evaluation.engine import EvaluationError, evaluate_policies  # noqa: E402
+from daf_core.evaluation.episodes import DEFAULT_ACTION_TIMEOUT_MS  # noqa: E402
+from daf_core.evaluation.subjects import (  # noqa: E402
+    MissionUnderTest,
+    PolicyUnderTest,
+    policy_class,
+    policy_class_path,
+    resolve_mission,
+    resolve_missions,
+    resolve_policies,
+    resolve_policy,
+)
+from daf_core.records import RECORD_KEY, load_records, save_records  # noqa: E402
+
+__all__ = [
+    "DEFAULT_ACTION_TIMEOUT_MS",
+    "RECORD_KEY",
+    "EvaluationError",
+    "MissionUnderTest",
+    "PolicyUnderTest",
+    "evaluate_policies",
+    "load_records",
+    "policy_class",
+    "policy_class_path",
+    "resolve_mission",
+    "resolve_missions",
+    "resolve_policies",
+    "resolve_policy",
+    "save_records",
+]

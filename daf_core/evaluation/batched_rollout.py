@@ -1,0 +1,142 @@
+"""Episodes of a neural policy, several at once, with one network call per step.
+
+mettagrid's rollout asks each agent's policy for an action in turn: for a network that is one forward
+pass per agent per step, with the observation rebuilt token by token in Python. That is why evaluating
+a trained policy is 10-20x slower than stepping the simulator. Here the simulations of several episodes
+advance in lockstep and every agent of every episode goes through the network in a single batch.
+
+What stays the same as mettagrid's rollout, so scores are comparable with ``cogames.evaluate``:
+
+* each episode is ``Simulator().new_simulation(env, seed)`` on the map its seed selects;
+* the network sees exactly what mettagrid's per-agent path feeds it: the simulator's observation
+  tokens, with unused token slots as ``[255, 0, 0]`` (the raw buffer pads with ``[255, 255, 255]``);
+* actions are sampled from the softmax of the logits, recurrent state starts at zero each episode;
+* rewards, steps and stats are read from the simulation itself (see :func:`_raw_buffers` for why the
+  arrays are read the way they are).
+
+Each episode samples from its own generator seeded with the episode seed, so an episode's actions do
+not depend on which other episodes share its batch. There is no per-step action-time budget on this
+path (a batch has no per-agent time), so ``action_timeouts`` is always 0 here.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from mettagrid.config.mettagrid_config import MettaGridConfig
+from mettagrid.policy.policy import MultiAgentPolicy
+from mettagrid.runner.rollout import resolve_env_for_seed
+from mettagrid.simulator import Simulation, Simulator
+
+logger = logging.getLogger(__name__)
+
+#: Episodes run together in one batch. Fixed, so that batches never depend on the worker count.
+EPISODES_PER_BATCH = 8
+
+_EMPTY_TOKEN = 255
+
+
+@dataclass
+class EpisodeResult:
+    """The fields of mettagrid's episode result that DAF records."""
+
+    rewards: list[float]
+    steps: int
+    stats: dict[str, Any]
+    action_timeouts: list[int] = field(default_factory=list)
+
+
+def has_network(policy_class: type) -> bool:
+    """True for policy classes that override ``MultiAgentPolicy.network`` (trainable, batchable ones)."""
+    return getattr(policy_class, "network", None) is not MultiAgentPolicy.network
+
+
+def batchable_network(policy: MultiAgentPolicy) -> Any | None:
+    """The policy's network if it follows PufferLib's ``forward_eval(obs, state)`` convention, else None."""
+    network = policy.network() if hasattr(policy, "network") else None
+    return network if network is not None and hasattr(network, "forward_eval") else None
+
+
+def run_batched_episodes(
+    policy: MultiAgentPolicy, env_cfg: MettaGridConfig, seeds: list[int], device: str = "cpu"
+) -> list[EpisodeResult]:
+    """Play one episode per seed, all at once, with every agent controlled by ``policy``'s network."""
+    import torch  # noqa: PLC0415 - only neural policies reach this module's work
+
+    network = batchable_network(policy)
+    if network is None:
+        raise ValueError(f"policy {type(policy).__name__}: no network with forward_eval to batch")
+    network.eval()
+    num_agents = env_cfg.game.num_agents
+    sims = [Simulator().new_simulation(resolve_env_for_seed(env_cfg, seed), seed) for seed in seeds]
+    generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+    state = _initial_state(policy, network, len(seeds) * num_agents, device)
+    try:
+        with torch.no_grad():
+            while active := [k for k, sim in enumerate(sims) if not sim.is_done()]:
+                rows = torch.cat([torch.arange(k * num_agents, (k + 1) * num_agents) for k in active])
+                observations = np.concatenate([_raw_buffers(sims[k])[0] for k in active])
+                observations[(observations == _EMPTY_TOKEN).all(axis=-1)] = (_EMPTY_TOKEN, 0, 0)
+                step_state = None if state is None else {key: value[rows] for key, value in state.items()}
+                logits, _ = network.forward_eval(torch.from_numpy(observations).to(device), step_state)
+                if state is not None and step_state is not None:
+                    for key in state:
+                        state[key][rows] = step_state[key].reshape(state[key][rows].shape)
+                probabilities = torch.softmax(logits.float(), dim=-1).cpu()
+                for offset, k in enumerate(active):
+                    block = probabilities[offset * num_agents : (offset + 1) * num_agents]
+                    actions = torch.multinomial(block, 1, generator=generators[k]).squeeze(1)
+                    _raw_buffers(sims[k])[1][:] = actions.numpy()
+                    sims[k].step()
+        return [
+            EpisodeResult(
+                rewards=[float(r) for r in sim.episode_rewards],
+                steps=int(sim.current_step),
+                stats=sim.episode_stats,
+                action_timeouts=[0],
+            )
+            for sim in sims
+        ]
+    finally:
+        for sim in sims:
+            sim.close()
+
+
+#: The mettagrid release :func:`_raw_buffers` was checked against.
+_CHECKED_METTAGRID = "0.26.21"
+
+
+def _raw_buffers(sim: Simulation) -> tuple[np.ndarray, np.ndarray]:
+    """The simulation's observation and action arrays, through mettagrid's private ``_c_sim``.
+
+    Why the private attribute: ``Simulation`` exposes observations publicly only as per-agent objects
+    (the slow path this module exists to avoid). Its public ``Buffers`` route
+    (``Simulator.new_simulation(..., buffers=...)``) hands the same arrays over, but setting buffers makes
+    the simulator compute the first observation twice, which adds one observation's worth to the
+    ``game/tokens_free_space`` statistic, so records would differ from ``cogames.evaluate``'s.
+    Checked against mettagrid 0.26.21 (the version cogames 0.27.3 pins).
+    """
+    c_sim = getattr(sim, "_c_sim", None)
+    if c_sim is None:
+        raise RuntimeError(
+            f"mettagrid {importlib.metadata.version('mettagrid')}: Simulation has no _c_sim; the batched "
+            f"rollout was written against mettagrid {_CHECKED_METTAGRID}. Evaluate with batch_networks=False."
+        )
+    return c_sim.observations(), c_sim.actions()
+
+
+def _initial_state(policy: MultiAgentPolicy, network: Any, rows: int, device: str) -> dict[str, Any] | None:
+    """Zero LSTM state in PufferLib's layout ``(rows, layers, hidden)``; None for feed-forward nets."""
+    import torch  # noqa: PLC0415
+
+    recurrent = getattr(policy, "is_recurrent", lambda: False)()
+    if not recurrent:
+        return None
+    rnn = getattr(network, "_rnn", None)
+    layers = rnn.num_layers * (2 if rnn.bidirectional else 1) if rnn is not None else 1
+    shape = (rows, layers, int(network.hidden_size))
+    return {"lstm_h": torch.zeros(shape, device=device), "lstm_c": torch.zeros(shape, device=device)}

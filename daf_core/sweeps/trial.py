@@ -1,0 +1,174 @@
+"""One trial: train a configuration with DAF's trainer (once per training seed), evaluate it with DAF's
+evaluation engine, and score it. Nothing here knows about Optuna; the worker loop in
+:mod:`daf_core.sweeps` wraps :func:`run_trial` in an Optuna trial.
+
+* **Objective.** ``mean_reward`` is the mean episode reward (summed over agents) over all missions,
+  evaluation episodes and training seeds. Any numeric column of the evaluation records works too
+  (``reward_per_agent``, ``steps``, ``agent/cell.unique_visited``...). Names are checked at launch
+  against the record's fixed columns; ``agent/``/``game/`` statistics appear only once some agent has
+  incremented them, so those are checked on each trial's records, and a trial whose records lack the
+  metric fails with the list of metrics that were recorded. A statistic missing from some episodes
+  counts as 0 there (the evaluation engine's rule).
+* **Early stopping** (``early_stopping: true``): a trial trains in ``early_stopping_chunks`` chunks (each
+  resumes the previous checkpoint), is evaluated after each and reports the objective to Optuna's
+  ``SuccessiveHalvingPruner``, which stops the weak ones. Every chunk trains with
+  ``lr_schedule_steps`` set to the whole trial's steps, so the learning-rate schedule is the one an
+  unchunked trial follows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from daf_core.config import DAFConfig, DAFTrainingConfig, PPOConfig
+from daf_core.sweeps.plan import STAT_PREFIXES, SweepPlan
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass
+class TrialOutcome:
+    objective: float
+    metrics: dict[str, float]
+    run_dirs: list[str]
+
+
+class TrialPruned(Exception):  # noqa: N818 - mirrors optuna.TrialPruned without importing optuna here
+    """Raised between training chunks when the pruner stops a trial; ``outcome`` is its last evaluation."""
+
+    def __init__(self, message: str, outcome: TrialOutcome):
+        super().__init__(message)
+        self.outcome = outcome
+
+
+def run_trial(
+    plan: SweepPlan,
+    hyperparameters: Mapping[str, Any],
+    trial_dir: Path,
+    report: Callable[[int, float], bool] | None = None,
+) -> TrialOutcome:
+    """Train one configuration (once per training seed) and evaluate it.
+
+    With early stopping, training goes in chunks; after each but the last the objective goes to
+    ``report(chunk, value)``, and a True answer (prune) raises :class:`TrialPruned`.
+    """
+    from mettagrid.policy.policy import PolicySpec  # noqa: PLC0415
+
+    from daf_core.evaluation import evaluate_policies  # noqa: PLC0415
+    from daf_core.training import train  # noqa: PLC0415
+
+    config = plan.config
+    groups = plan.split(hyperparameters)
+    train_missions, eval_missions = _trial_missions(config.missions, groups["mission"], trial_dir)
+    trainer_settings = dict(groups["trainer"])
+    total_steps = int(trainer_settings.pop("num_steps", config.training_steps))
+    chunks = config.early_stopping_chunks if config.early_stopping else 1
+    daf_config = DAFConfig(
+        output_dir=plan.sweep_dir, track_experiments=False, monitor_system_stats=False, log_to_file=False
+    )
+    device = _evaluation_device(config.device)
+    outcome: TrialOutcome | None = None
+    for chunk in range(1, chunks + 1):
+        steps = max(1, math.ceil(total_steps * chunk / chunks))
+        policies: dict[str, Any] = {}
+        run_dirs = []
+        for seed in config.training_seeds:
+            training = DAFTrainingConfig(
+                missions=train_missions,
+                policy_class_path=config.policy_class_path,
+                num_steps=steps,
+                seed=seed,
+                device=config.device,
+                checkpoint_dir=trial_dir / "checkpoints",
+                run_name=f"seed{seed}",
+                max_checkpoints_to_keep=2,
+                lr_schedule_steps=total_steps,
+                policy_init_kwargs=dict(groups["policy"]),
+                ppo=PPOConfig(**groups["ppo"]),
+                **{"vector_num_envs": config.vector_num_envs, **trainer_settings},
+            )
+            result = train(training, daf_config, show_progress=False)
+            run_dirs.append(str(result.run_dir))
+            policies[f"seed{seed}"] = PolicySpec(
+                class_path=plan.policy_class_path,
+                data_path=str(result.final_checkpoint),
+                init_kwargs=dict(groups["policy"]),
+            )
+        records = evaluate_policies(
+            policies,
+            eval_missions,
+            config.episodes_per_trial,
+            seed=config.evaluation_seed,
+            max_parallel_jobs=1,
+            device=device,
+            output_dir=trial_dir / ("evaluation" if chunk == chunks else f"evaluation_chunk{chunk}"),
+            show_progress=False,
+        )
+        objective, metrics = score_records(records, config.objective_metric)
+        outcome = TrialOutcome(objective, metrics, run_dirs)
+        if chunk < chunks and report is not None and report(chunk, objective):
+            message = f"pruned after chunk {chunk}/{chunks} ({steps} steps): objective {objective:.4g}"
+            raise TrialPruned(message, outcome)
+    assert outcome is not None
+    return outcome
+
+
+def _evaluation_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch  # noqa: PLC0415
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _trial_missions(
+    missions: Sequence[str], params: Mapping[str, Any], trial_dir: Path
+) -> tuple[list[str], list[Any]]:
+    """Missions as the trial trains and evaluates them: with mission parameters, files in the trial dir.
+
+    Evaluation records keep the mission's own name, so trials' records line up whatever the parameters.
+    """
+    if not params:
+        return list(missions), list(missions)
+    from daf_core.missions import load_mission, load_mission_file, save_mission  # noqa: PLC0415
+
+    train_missions, eval_missions = [], []
+    for index, name in enumerate(missions):
+        env_cfg = load_mission(name, **params)
+        path = save_mission(env_cfg, trial_dir / "missions" / f"{index}_{Path(name).stem}.yaml")
+        train_missions.append(str(path))
+        eval_missions.append((name, load_mission_file(path)))
+    return train_missions, eval_missions
+
+
+def score_records(records: pd.DataFrame, metric: str) -> tuple[float, dict[str, float]]:
+    """The objective (mean over training seeds of the per-seed mean) and the mean of every numeric column."""
+    numeric = records.select_dtypes("number").drop(columns=["episode", "seed"], errors="ignore")
+    stats = [c for c in numeric.columns if c.startswith(STAT_PREFIXES)]
+    numeric[stats] = numeric[stats].fillna(0.0)  # a stat missing from an episode was never incremented
+    metrics = {"mean_reward": float(numeric["reward"].mean())}
+    metrics.update({column: float(numeric[column].mean()) for column in numeric.columns})
+    column = _metric_column(metric, list(numeric.columns))
+    per_seed = numeric[column].groupby(records["policy"]).mean()
+    objective = float(per_seed.mean())
+    if not math.isfinite(objective):
+        raise RuntimeError(f"objective {metric!r} is not a finite number ({objective})")
+    return objective, metrics
+
+
+def _metric_column(metric: str, columns: Sequence[str]) -> str:
+    if metric == "mean_reward":
+        return "reward"
+    if metric in columns:
+        return metric
+    if metric.startswith("mean_") and metric.removeprefix("mean_") in columns:
+        return metric.removeprefix("mean_")
+    raise ValueError(
+        f"objective_metric: {metric!r} was not recorded by this trial's evaluation; recorded metrics: "
+        f"{['mean_reward', *columns]}"
+    )
