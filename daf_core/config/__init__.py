@@ -1,8 +1,10 @@
 """DAF's configuration models and their YAML/JSON load and save.
 
 Every model refuses unknown keys, raises ``ValueError`` naming the field and the value for bad input (from
-a file, a constructor or an assignment) and saves atomically so that it loads back equal. The base and its
-error messages are in :mod:`daf_core.config.base`; each domain's models in a module of its own.
+a file, a constructor or an assignment; a failed assignment changes nothing), holds only what it can
+save and load back equal, and saves atomically. The base and its error messages are in
+:mod:`daf_core.config.base`, reading and writing files in :mod:`daf_core.config.formats`, the size limits
+in :mod:`daf_core.config.limits`; each domain's models in a module of its own.
 """
 
 from daf_core.config.base import CONFIG_SUFFIXES, DAFConfigBase

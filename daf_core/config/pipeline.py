@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from typing import Annotated
 
 from pydantic import Field, field_validator
 
 from daf_core.config.base import DAFConfigBase, NonEmptyStr
+from daf_core.config.limits import short_repr
 
 #: Stage names a :class:`DAFPipelineConfig` may list, in the order a full pipeline would run them.
 PIPELINE_STAGES: tuple[str, ...] = (
@@ -21,6 +23,7 @@ PIPELINE_STAGES: tuple[str, ...] = (
     "validate",
     "deploy",
 )
+
 
 class DAFPipelineConfig(DAFConfigBase):
     """An ordered workflow of DAF stages (see :data:`PIPELINE_STAGES`)."""
@@ -36,10 +39,10 @@ class DAFPipelineConfig(DAFConfigBase):
         """An unknown stage would otherwise only fail when the pipeline reaches it, hours in."""
         for stage in stages:
             if stage not in PIPELINE_STAGES:
-                close = difflib.get_close_matches(stage, PIPELINE_STAGES, n=1, cutoff=0.5)
+                close = difflib.get_close_matches(stage[:100], PIPELINE_STAGES, n=1, cutoff=0.5)
                 hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(PIPELINE_STAGES)}"
-                raise ValueError(f"unknown stage {stage!r}; {hint}")
-        duplicates = sorted({stage for stage in stages if stages.count(stage) > 1})
+                raise ValueError(f"unknown stage {short_repr(stage)}; {hint}")
+        duplicates = sorted(stage for stage, count in Counter(stages).items() if count > 1)
         if duplicates:
             raise ValueError(f"stage {duplicates[0]!r} is listed more than once; each stage runs once")
         return stages

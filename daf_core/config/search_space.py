@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from daf_core.config.limits import short_repr
+
 if TYPE_CHECKING:
     import optuna
 
 _RANGE_KEYS = ("low", "high", "log", "int")
 _SCALAR_TYPES = (str, int, float, bool, type(None))
+#: Integer-range bounds are drawn through floats and numpy's int64, exact only up to 2**53.
+_MAX_INT_BOUND = 2**53
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,9 @@ class ParamSpec:
             return IntDistribution(int(self.low), int(self.high), log=self.log)  # type: ignore[arg-type]
         if self.kind == "range":
             return FloatDistribution(float(self.low), float(self.high), log=self.log)  # type: ignore[arg-type]
-        raise ValueError(f"parameter {self.name!r} is fixed to {self.value!r}; it has no distribution")
+        raise ValueError(
+            f"parameter {short_repr(self.name)} is fixed to {short_repr(self.value)}; it has no distribution"
+        )
 
 
 def parse_search_space(search_space: Mapping[str, Any]) -> dict[str, ParamSpec]:
@@ -70,59 +77,73 @@ def parse_search_space(search_space: Mapping[str, Any]) -> dict[str, ParamSpec]:
 
 def _parse_param(name: Any, spec: Any) -> ParamSpec:
     if not isinstance(name, str) or not name.strip() or name != name.strip():
-        raise ValueError(f"search_space: parameter names must be non-empty strings, got {name!r}")
-    where = f"search_space: parameter {name!r}"
+        raise ValueError(f"search_space: parameter names must be non-empty strings, got {short_repr(name)}")
+    where = f"search_space: parameter {short_repr(name)}"
     if isinstance(spec, list | tuple):
         if not spec:
             raise ValueError(f"{where}: empty list of choices; give at least one value")
+        seen: set[tuple[type, Any]] = set()
         for choice in spec:
             if not isinstance(choice, _SCALAR_TYPES):
                 raise ValueError(
-                    f"{where}: choice {choice!r} is a {type(choice).__name__}; choices must be numbers, "
-                    "strings, booleans or null"
+                    f"{where}: choice {short_repr(choice)} is a {type(choice).__name__}; choices must be "
+                    "numbers, strings, booleans or null"
                 )
             if isinstance(choice, float) and not math.isfinite(choice):
                 raise ValueError(f"{where}: choice {choice!r} is not a finite number")
-        repeated = [c for i, c in enumerate(spec) if any(_same(c, d) for d in spec[:i])]
-        if repeated:
-            raise ValueError(f"{where}: choice {repeated[0]!r} is listed more than once")
+            # Keyed by type too: 1 and True (or 1 and 1.0) are different choices to a user.
+            if (type(choice), choice) in seen:
+                raise ValueError(f"{where}: choice {short_repr(choice)} is listed more than once")
+            seen.add((type(choice), choice))
         return ParamSpec(name, "choice", choices=tuple(spec))
     if isinstance(spec, Mapping):
         return _parse_range(name, spec, where)
     if isinstance(spec, _SCALAR_TYPES):
         return ParamSpec(name, "fixed", value=spec)
     raise ValueError(
-        f"{where}: {spec!r} ({type(spec).__name__}) is not a list of choices, a range {{low, high}} "
-        "or a fixed value"
+        f"{where}: {short_repr(spec)} ({type(spec).__name__}) is not a list of choices, "
+        "a range {low, high} or a fixed value"
     )
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Equal and of the same kind: 1 and True (or 1 and 1.0) are different choices to a user."""
-    return type(a) is type(b) and a == b
+def _bound_problem(value: Any) -> str | None:
+    """Why ``value`` cannot bound a range (sampled as a float): not a number, inf/nan, or too large."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "is not a number"
+    if isinstance(value, int) and abs(value) > sys.float_info.max:  # exact comparison, no OverflowError
+        return "is too large to sample (beyond the float range)"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "is not a finite number"
+    return None
 
 
 def _parse_range(name: str, spec: Mapping[str, Any], where: str) -> ParamSpec:
     unknown = [key for key in spec if key not in _RANGE_KEYS]
     if unknown or "low" not in spec or "high" not in spec:
-        problem = f"unknown key(s) {unknown}" if unknown else "missing 'low' or 'high'"
+        problem = f"unknown key(s) {short_repr(unknown)}" if unknown else "missing 'low' or 'high'"
         raise ValueError(
-            f"{where}: {problem} in {dict(spec)!r}; a range is {{low: L, high: H}} with optional "
+            f"{where}: {problem} in {short_repr(dict(spec))}; a range is {{low: L, high: H}} with optional "
             "log: true and int: true (use a list for choices)"
         )
     low, high = spec["low"], spec["high"]
     for bound, value in (("low", low), ("high", high)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ValueError(f"{where}: range bound {bound}={value!r} is not a finite number")
+        problem = _bound_problem(value)
+        if problem is not None:
+            raise ValueError(f"{where}: range bound {bound}={short_repr(value)} {problem}")
     for flag in ("log", "int"):
         if not isinstance(spec.get(flag, False), bool):
-            raise ValueError(f"{where}: {flag}={spec[flag]!r} must be true or false")
+            raise ValueError(f"{where}: {flag}={short_repr(spec[flag])} must be true or false")
     log, integer = bool(spec.get("log", False)), bool(spec.get("int", False))
     if not low < high:
-        raise ValueError(f"{where}: range low={low!r} must be less than high={high!r}")
+        raise ValueError(f"{where}: range low={short_repr(low)} must be less than high={short_repr(high)}")
     if log and low <= 0:
-        raise ValueError(f"{where}: a log range needs low > 0, got low={low!r}")
+        raise ValueError(f"{where}: a log range needs low > 0, got low={short_repr(low)}")
     if integer:
+        if max(abs(low), abs(high)) > _MAX_INT_BOUND:
+            raise ValueError(
+                f"{where}: an int range needs bounds within +-2**53, got low={short_repr(low)}, "
+                f"high={short_repr(high)}"
+            )
         if float(low) != int(low) or float(high) != int(high):
             raise ValueError(
                 f"{where}: an int range needs whole-number bounds, got low={low!r}, high={high!r}"
@@ -148,8 +169,9 @@ def require_grid(specs: Mapping[str, ParamSpec]) -> None:
         if spec.kind == "range":
             example = [spec.low, spec.high]
             raise ValueError(
-                f"search_space: parameter {spec.name!r} is a range {{low: {spec.low}, high: {spec.high}}}, "
-                f"which a grid cannot enumerate; give a list of values instead, e.g. {example}"
+                f"search_space: parameter {short_repr(spec.name)} is a range "
+                f"{{low: {spec.low}, high: {spec.high}}}, which a grid cannot enumerate; "
+                f"give a list of values instead, e.g. {example}"
             )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -17,9 +18,12 @@ class DAFSweepConfig(DAFConfigBase):
     ``search_space`` maps a parameter name to a list of choices, a range mapping such as
     ``{low: 1e-4, high: 3e-3, log: true}`` (``int: true`` for integers) or a fixed value; its structure
     is checked here (by :func:`daf_core.config.search_space.parse_search_space`), where each name goes
-    (trainer, mission or policy) when the sweep is launched. ``base_hyperparameters`` are fixed values routed the
-    same way. ``storage`` is an Optuna database URL; None keeps the study in
+    (trainer, mission or policy) when the sweep is launched. ``base_hyperparameters`` are fixed values
+    routed the same way. ``storage`` is an Optuna database URL; None keeps the study in
     ``<output_dir>/<name>/study.db`` (SQLite), a PostgreSQL URL lets workers on several machines share it.
+    ``heartbeat_interval_s``, ``heartbeat_grace_period_s`` and ``max_retries`` say how dead workers are
+    found and their trials retried (see :mod:`daf_core.sweeps.liveness`); they may change between runs
+    of the same sweep.
     """
 
     name: NonEmptyStr
@@ -50,6 +54,14 @@ class DAFSweepConfig(DAFConfigBase):
     early_stopping: bool = False
     early_stopping_chunks: Annotated[int, BeforeValidator(reject_bool), Field(ge=2)] = 4
     early_stopping_reduction_factor: Annotated[int, BeforeValidator(reject_bool), Field(ge=2)] = 3
+    #: Seconds between a running trial's heartbeats in the storage. Each beat also looks for other
+    #: workers' dead trials, so a busy worker notices a dead one within this interval, mid-trial.
+    heartbeat_interval_s: PositiveInt = 10
+    #: A running trial with no heartbeat for this long belongs to a dead worker (on any machine) and is
+    #: failed and retried; a dead worker on the same machine is noticed at once (its process is gone).
+    heartbeat_grace_period_s: PositiveInt = 60
+    #: How many times a trial whose worker died is retried before it is left failed (0: never retried).
+    max_retries: Annotated[int, BeforeValidator(reject_bool), Field(ge=0)] = 3
 
     @field_validator("search_space")
     @classmethod
@@ -62,7 +74,7 @@ class DAFSweepConfig(DAFConfigBase):
     @classmethod
     def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
         """A repeated seed would train and count the same run twice."""
-        duplicates = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+        duplicates = sorted(seed for seed, times in Counter(seeds).items() if times > 1)
         if duplicates:
             raise ValueError(f"seed {duplicates[0]} is listed more than once")
         return seeds
@@ -77,6 +89,16 @@ class DAFSweepConfig(DAFConfigBase):
                 "'postgresql://user@host:5432/db'"
             )
         return url
+
+    @model_validator(mode="after")
+    def _grace_outlasts_heartbeat(self) -> Self:
+        """A grace period within one heartbeat interval would take live workers' trials for dead."""
+        if self.heartbeat_grace_period_s <= self.heartbeat_interval_s:
+            raise ValueError(
+                f"heartbeat_grace_period_s: {self.heartbeat_grace_period_s} must be longer than "
+                f"heartbeat_interval_s ({self.heartbeat_interval_s}), or live trials are retried as dead"
+            )
+        return self
 
     @model_validator(mode="after")
     def _fixed_values_are_not_swept(self) -> Self:

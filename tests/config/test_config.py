@@ -449,19 +449,6 @@ def test_examples_use_real_mission_and_policy_names() -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def daf_logger():
-    """The daf_core logger, restored (handlers closed) after the test so tests do not leak handlers."""
-    daf = logging.getLogger("daf_core")
-    handlers, level = list(daf.handlers), daf.level
-    yield daf
-    for handler in list(daf.handlers):
-        if handler not in handlers:
-            daf.removeHandler(handler)
-            handler.close()
-    daf.setLevel(level)
-
-
 def _flush(daf: logging.Logger) -> None:
     for handler in daf.handlers:
         handler.flush()
@@ -549,3 +536,15 @@ def test_training_config_holds_every_ppo_setting_and_rejects_unknown_ones() -> N
         DAFTrainingConfig(ppo={"gama": 0.9})
     with pytest.raises(ValueError, match=r"ppo.learning_rate.*-1"):
         DAFTrainingConfig(ppo={"learning_rate": -1})
+
+
+def test_a_copy_with_changes_is_validated_like_any_other_input() -> None:
+    """pydantic's model_copy(update=...) skips validation; DAF's configs check the update."""
+    config = DAFTrainingConfig(num_steps=4096)
+    with pytest.raises(ValueError, match="num_steps"):
+        config.model_copy(update={"num_steps": -1})
+    with pytest.raises(ValueError, match="seed"):
+        config.model_copy(update={"seed": True})
+    renamed = config.model_copy(update={"run_name": "named"})
+    assert renamed.run_name == "named" and renamed.num_steps == 4096
+    assert renamed.model_fields_set == {"num_steps", "run_name"}
