@@ -2,7 +2,11 @@
 
 The face of the reference's ``daf.comparison``: :func:`daf_compare_policies`, :func:`daf_policy_ablation`,
 :func:`daf_benchmark_suite` and the :class:`ComparisonReport` they return. Reports are data plus
-statistics (:mod:`~daf_core.comparison.report`); running the episodes behind them is
+statistics (:mod:`~daf_core.comparison.report`: t intervals for means and mean differences, bootstrap
+intervals for IQMs, the probability of improvement over all pairs of episodes, Holm over every
+comparison); one comparison is a :class:`PolicyComparisonResult` (:mod:`~daf_core.comparison.result`,
+the stats result under the reference's names); the printed tables are
+:mod:`~daf_core.comparison.printing`. Running the episodes behind a report is
 :mod:`~daf_core.comparison.runner`'s job, so a saved report is read and re-analysed without the simulator.
 """
 

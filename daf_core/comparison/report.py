@@ -4,23 +4,30 @@ A :class:`ComparisonReport` is a tidy table of per-episode records (one row per 
 ``mission``, ``episode``, ``seed``, ``reward``, plus whatever the evaluator recorded) and the statistics
 derived from it. The records are the report: summaries and tests are recomputed from them, and they are
 saved beside every summary, so a reader can always check a number against the episodes behind it.
-This module holds the data, the statistics, the printing and the files; running the episodes that fill a
-report is :mod:`daf_core.comparison`'s job, so a saved report can be read and re-analysed without running
-anything.
+This module holds the data, the statistics and the files; one comparison's result is
+:mod:`~daf_core.comparison.result`, the printed tables :mod:`~daf_core.comparison.printing`, and running
+the episodes that fill a report :mod:`~daf_core.comparison.runner`, so a saved report can be read and
+re-analysed without running anything.
 
-How the statistics are chosen (the arithmetic is :mod:`daf_core.stats`, i.e. scipy.stats):
+How the statistics are chosen (the arithmetic is :mod:`daf_core.stats`, i.e. scipy.stats; the measured
+coverage of every interval is in its docstring there):
 
 * ``reward`` is the environment's episode reward (summed over agents); nothing else is ever scored.
-* Per policy and mission: n, mean, std, median, IQM, min, max and a seeded bootstrap 95% CI of the mean.
-  Across missions ("overall"): the mean of per-mission means and the pooled IQM, each with a stratified
-  bootstrap CI (episodes resampled within each mission, rliable-style).
+* Per policy and mission: n, mean, std, median, IQM, min, max; the mean with a Student t interval, the
+  IQM with a seeded percentile bootstrap interval. Across missions ("overall"): the mean of per-mission
+  means with a Welch-Satterthwaite t interval (every mission weighs the same), and the IQM of all
+  episodes pooled with a stratified bootstrap interval (episodes resampled within each mission,
+  rliable-style).
 * Every pair of policies on every mission is compared. Episodes are **paired** exactly when both policies
   have the same seeds on that mission - what :func:`~daf_core.evaluation.evaluate_policies` produces
-  through common random numbers - and then the paired t-test and Wilcoxon signed-rank test are used,
-  with Cohen's d_z as the effect size; otherwise Welch's t-test and Mann-Whitney U, with Hedges' g.
-  Each result also carries the probability of improvement and a bootstrap CI of the mean difference.
-* With two or more missions each pair also gets an aggregate comparison, mission ``"all"``: paired on
-  (mission, seed) when every mission is paired, pooled and unpaired otherwise.
+  through common random numbers - and then the paired t-test (with the t interval of the differences)
+  and the Wilcoxon signed-rank test are used, with Cohen's d_z as the effect size; otherwise Welch's
+  t-test and interval and Mann-Whitney U, with Hedges' g. Each result carries the probability of
+  improvement P(a > b) + P(a = b)/2 over all pairs of episodes, and, when paired, the paired win rate.
+* With two or more missions each pair also gets an aggregate comparison, mission ``"all"``: the mean
+  over missions of per-mission mean differences with a stratified t (Welch-Satterthwaite degrees of
+  freedom) and a stratified permutation test beside it; its probability of improvement and effect size
+  are means over missions (rliable's aggregates), so neither episode counts nor reward scales tip it.
 * Holm-Bonferroni corrects the primary p-values of **all** comparisons of a report together (every pair,
   every mission and the aggregates), at the report's significance level. Raw and adjusted p-values are
   both kept; the nonparametric p-value is reported raw, as a robustness check beside the primary test.
@@ -31,6 +38,7 @@ Files (``ComparisonReport.save(output_dir)``, and every ``daf_*`` function given
 
     output_dir/
       report.json        metadata, summary statistics, comparisons and the core per-episode records
+                         (format_version 2: comparisons hold the fields of daf_core.stats.PairwiseTest)
       episodes.parquet   every per-episode record, all columns (exact types)
       episodes.csv       the same, readable anywhere
       evaluation.json    the evaluator's manifest (written by the ``daf_*`` runs: lets an interrupted run
@@ -46,199 +54,73 @@ import logging
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from daf_core import stats
 from daf_core._internal.atomic import atomic_write_json
+from daf_core.comparison.constants import AGGREGATE_MISSION, OVERALL_KEY, REWARD_DEFINITION
+from daf_core.comparison.printing import print_summary as print_report
+from daf_core.comparison.result import PolicyComparisonResult
 from daf_core.records import load_records, save_records
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 logger = logging.getLogger(__name__)
 
-AGGREGATE_MISSION = "all"
-OVERALL_KEY = "overall"
+__all__ = [
+    "AGGREGATE_MISSION",
+    "CORE_COLUMNS",
+    "OVERALL_KEY",
+    "REPORT_FILE",
+    "REPORT_FORMAT",
+    "REPORT_FORMAT_VERSION",
+    "REWARD_DEFINITION",
+    "ComparisonReport",
+    "PolicyComparisonResult",
+    "check_name",
+    "check_significance_level",
+]
+
 REPORT_FORMAT = "daf.comparison_report"
-REPORT_FORMAT_VERSION = 1
+REPORT_FORMAT_VERSION = 2
 REPORT_FILE = "report.json"
 RECORDS_STEM = "episodes"
-REWARD_DEFINITION = "episode reward returned by the environment, summed over agents"
 CORE_COLUMNS = ["policy", "mission", "episode", "seed", "reward"]
 
-_EFFECT_LABELS = {"hedges_g": "Hedges' g", "cohens_dz": "Cohen's d_z"}
-_SHORT_EFFECT = {"hedges_g": "g", "cohens_dz": "dz"}
-_SHORT_TEST = {
-    "welch_t": "Welch",
-    "paired_t": "paired t",
-    "mann_whitney_u": "MWU",
-    "wilcoxon_signed_rank": "Wilcoxon",
-}
-_TEST_LABELS = {
-    "welch_t": "Welch t",
-    "paired_t": "paired t",
-    "mann_whitney_u": "Mann-Whitney U",
-    "wilcoxon_signed_rank": "Wilcoxon signed-rank",
-}
-
 
 # --------------------------------------------------------------------------------------------------
-# One comparison
+# Argument checks
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PolicyComparisonResult:
-    """Policy a against policy b on one mission (or ``"all"``, the aggregate across missions).
-
-    Differences are a - b. ``p_value`` is the raw p-value of the primary test (``test_name``);
-    ``p_value_adjusted`` is Holm-corrected over every comparison in the report, and ``is_significant``
-    means ``p_value_adjusted < significance_level``. ``effect_size`` is Hedges' g (unpaired) or
-    Cohen's d_z (paired), named in ``effect_size_name``. Undefined numbers are None, never NaN;
-    ``note`` says why.
-    """
-
-    policy_a_name: str
-    policy_b_name: str
-    mission: str
-    avg_reward_a: float
-    avg_reward_b: float
-    mean_diff: float
-    mean_diff_ci_low: float | None
-    mean_diff_ci_high: float | None
-    p_value: float | None
-    p_value_adjusted: float | None
-    is_significant: bool
-    significance_level: float
-    effect_size: float | None
-    effect_size_name: str
-    effect_size_ci_low: float | None
-    effect_size_ci_high: float | None
-    probability_of_improvement: float
-    test_name: str
-    statistic: float | None
-    nonparametric_test: str
-    p_value_nonparametric: float | None
-    paired: bool
-    n_a: int
-    n_b: int
-    confidence: float
-    note: str = ""
-
-    @classmethod
-    def from_test(
-        cls, test: stats.PairwiseTest, mission: str, extra_note: str = ""
-    ) -> PolicyComparisonResult:
-        """Translate a (Holm-corrected) :class:`stats.PairwiseTest` into the report's vocabulary."""
-        notes = [n for n in (extra_note, test.note) if n]
-        return cls(
-            policy_a_name=test.policy_a,
-            policy_b_name=test.policy_b,
-            mission=mission,
-            avg_reward_a=test.mean_a,
-            avg_reward_b=test.mean_b,
-            mean_diff=test.mean_diff,
-            mean_diff_ci_low=test.mean_diff_ci_low,
-            mean_diff_ci_high=test.mean_diff_ci_high,
-            p_value=test.p_value,
-            p_value_adjusted=test.p_adjusted,
-            is_significant=test.significant,
-            significance_level=test.alpha,
-            effect_size=test.effect_size,
-            effect_size_name=test.effect_size_name,
-            effect_size_ci_low=test.effect_ci_low,
-            effect_size_ci_high=test.effect_ci_high,
-            probability_of_improvement=test.probability_of_improvement,
-            test_name=test.test_name,
-            statistic=test.statistic,
-            nonparametric_test=test.nonparametric_test,
-            p_value_nonparametric=test.p_value_nonparametric,
-            paired=test.paired,
-            n_a=test.n_a,
-            n_b=test.n_b,
-            confidence=test.confidence,
-            note="; ".join(notes),
-        )
-
-    @property
-    def better_policy(self) -> str | None:
-        """The policy with the higher mean when the difference is significant, else None."""
-        if not self.is_significant or self.mean_diff == 0:
-            return None
-        return self.policy_a_name if self.mean_diff > 0 else self.policy_b_name
-
-    def verdict(self) -> str:
-        """The conclusion in words, at the report's significance level (after Holm)."""
-        level = f"{self.significance_level:g}"
-        if self.p_value is None:
-            return f"no test possible (too few episodes): no significant difference at {level}"
-        if self.is_significant:
-            return f"{self.better_policy} better, significant at {level}"
-        return f"no significant difference at {level}"
-
-    def summary_string(self) -> str:
-        """One line a reader can quote, e.g.
-
-        ``tiny_walk: random vs noop: 0.405 vs 0.02 (diff +0.385, 95% CI [0.325, 0.438]), Cohen's d_z=4.8
-        [1.97, 7.63], P(a>b)=1.00, paired t p=7.8e-05 (Wilcoxon signed-rank p=0.031), Holm-adjusted
-        p=7.8e-05 -> random better, significant at 0.05``
-        """
-        ci = ""
-        if self.mean_diff_ci_low is not None and self.mean_diff_ci_high is not None:
-            ci = f", {self.confidence:.0%} CI [{_num(self.mean_diff_ci_low)}, {_num(self.mean_diff_ci_high)}]"
-        effect = (
-            f"{_EFFECT_LABELS.get(self.effect_size_name, self.effect_size_name)}={_num(self.effect_size)}"
-        )
-        if self.effect_size_ci_low is not None and self.effect_size_ci_high is not None:
-            effect += f" [{_num(self.effect_size_ci_low)}, {_num(self.effect_size_ci_high)}]"
-        test = _TEST_LABELS.get(self.test_name, self.test_name)
-        nonparametric = _TEST_LABELS.get(self.nonparametric_test, self.nonparametric_test)
-        tests = f"{test} p={_p(self.p_value)}"
-        if self.nonparametric_test != self.test_name:
-            tests += f" ({nonparametric} p={_p(self.p_value_nonparametric)})"
-        return (
-            f"{self.mission}: {self.policy_a_name} vs {self.policy_b_name}: "
-            f"{_num(self.avg_reward_a)} vs {_num(self.avg_reward_b)} (diff {self.mean_diff:+.3g}{ci}), "
-            f"{effect}, P(a>b)={self.probability_of_improvement:.2f}, {tests}, "
-            f"Holm-adjusted p={_p(self.p_value_adjusted)} -> {self.verdict()}"
-        )
-
-
-def _num(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3g}"
-
-
-def _interval(low: float | None, high: float | None) -> str:
-    return "" if low is None or high is None else f"[{_num(low)}, {_num(high)}]"
-
-
-def _p(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.2g}" if value < 1e-3 else f"{value:.3f}"
-
-
-# --------------------------------------------------------------------------------------------------
-# The report
-# --------------------------------------------------------------------------------------------------
-
-
-def check_significance_level(value: Any) -> float:
-    """A significance level must be a finite number strictly between 0 and 1."""
+def check_probability(field: str, value: Any) -> float:
+    """A level or confidence: a finite number strictly between 0 and 1."""
     if (
         isinstance(value, bool)
         or not isinstance(value, numbers.Real)
         or not math.isfinite(float(value))
         or not 0.0 < float(value) < 1.0
     ):
-        raise ValueError(f"significance_level: must be a number in (0, 1), got {value!r}")
+        raise ValueError(f"{field}: must be a number in (0, 1), got {value!r}")
     return float(value)
+
+
+def check_significance_level(value: Any) -> float:
+    """A significance level must be a finite number strictly between 0 and 1."""
+    return check_probability("significance_level", value)
+
+
+def check_count(field: str, value: Any, minimum: int) -> int:
+    """An integer setting (bools refused) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{field}: must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def check_name(kind: str, value: Any) -> str:
@@ -261,12 +143,21 @@ def _check_reward(policy: str, mission: str, value: Any) -> float:
     return float(value)
 
 
+# --------------------------------------------------------------------------------------------------
+# The report
+# --------------------------------------------------------------------------------------------------
+
+
 class ComparisonReport:
     """Per-episode records of several policies on several missions, and the statistics drawn from them.
 
     Build one from evaluations (:func:`daf_compare_policies` and friends), from a records DataFrame
     (:meth:`from_records`), by hand (:meth:`add_policy_results`), or from disk (:meth:`load_json`,
     :meth:`from_dir`). Statistics are computed lazily and recomputed when records are added.
+
+    Settings, each checked here: ``significance_level`` (Holm's level and every verdict),
+    ``confidence`` (every interval), ``n_resamples`` (the IQM bootstraps and the aggregate's permutation
+    test) and ``seed`` (their random draws).
     """
 
     def __init__(
@@ -282,12 +173,12 @@ class ComparisonReport:
     ):
         self.name = check_name("name", name)
         self.significance_level = check_significance_level(significance_level)
-        self.seed = int(seed)
-        self.confidence = confidence
-        self.n_resamples = n_resamples
+        self.seed = check_count("seed", seed, 0)
+        self.confidence = check_probability("confidence", confidence)
+        self.n_resamples = check_count("n_resamples", n_resamples, 1)
         # With a baseline (ablations) only baseline-vs-other comparisons are made: the family Holm
         # corrects is then exactly the comparisons the study asks about.
-        self.baseline = baseline
+        self.baseline = None if baseline is None else check_name("baseline", baseline)
         self.metadata: dict[str, Any] = dict(metadata or {})
         self.metadata.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
         self._records = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _CORE_DTYPES.items()})
@@ -438,14 +329,15 @@ class ComparisonReport:
 
     @property
     def summary_statistics(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """``{policy: {mission: {n, mean, std, median, iqm, min, max, ci_low, ci_high, note, ...},
-        "overall": {missions, episodes, mean, mean_ci_low, mean_ci_high, iqm, iqm_ci_low, iqm_ci_high,
-        note}}}``.
+        """``{policy: {mission: {n, mean, std, median, iqm, min, max, ci_low, ci_high, iqm_ci_low,
+        iqm_ci_high, ci_method, iqm_ci_method, note, ...}, "overall": {missions, episodes, mean,
+        mean_ci_low, mean_ci_high, mean_ci_method, iqm, iqm_ci_low, iqm_ci_high, iqm_ci_method, note}}}``.
 
-        Per mission, the CI is a bootstrap CI of the mean. "overall" is the mean of per-mission means
-        (every mission weighs the same) and the IQM of all episodes pooled, each with a stratified
-        bootstrap CI (episodes resampled within missions). Rewards are used as the environment gave them,
-        so a mission with a larger reward scale weighs more in the pooled IQM.
+        Per mission: the mean's Student t interval and the IQM's percentile bootstrap interval.
+        "overall": the mean of per-mission means (every mission weighs the same) with a
+        Welch-Satterthwaite t interval, and the IQM of all episodes pooled with a stratified bootstrap
+        interval (episodes resampled within missions). Rewards are used as the environment gave them, so
+        a mission with a larger reward scale weighs more in the pooled IQM.
         """
         if self._summary is None or self._summary_version != self._version:
             self._summary = self._compute_summary()
@@ -454,39 +346,38 @@ class ComparisonReport:
 
     def _compute_summary(self) -> dict[str, Any]:
         boot = dict(confidence=self.confidence, n_resamples=self.n_resamples, seed=self.seed)
-        all_missions = self.missions
         out: dict[str, Any] = {}
         for policy in self.policies:
-            per_mission: dict[str, Any] = {}
-            groups: dict[str, np.ndarray] = {}
-            for mission in all_missions:
-                rows = self._rows(policy, mission)
-                if rows.empty:
-                    continue
-                groups[mission] = rows["reward"].to_numpy(dtype=float)
-                per_mission[mission] = dataclasses.asdict(stats.summarize(groups[mission], **boot))
-            mean = stats.stratified_bootstrap_ci(groups, "mean", **boot)
-            iqm = stats.stratified_bootstrap_ci(groups, "iqm", **boot)
-            notes = []
-            if all(np.ptp(g) == 0 for g in groups.values()):
-                notes.append("zero variance in every mission: the intervals are the point estimates")
-            absent = [m for m in all_missions if m not in groups]
-            if absent:
-                notes.append(f"no episodes on {absent}: not comparable with other policies' overall scores")
-            per_mission[OVERALL_KEY] = {
-                "missions": len(groups),
-                "episodes": int(sum(g.size for g in groups.values())),
-                "mean": mean.point,
-                "mean_ci_low": mean.low,
-                "mean_ci_high": mean.high,
-                "iqm": iqm.point,
-                "iqm_ci_low": iqm.low,
-                "iqm_ci_high": iqm.high,
-                "confidence": self.confidence,
-                "note": "; ".join(notes),
+            groups = {m: self.rewards(policy, m) for m in self.missions if not self._rows(policy, m).empty}
+            per_mission: dict[str, Any] = {
+                m: dataclasses.asdict(stats.summarize(g, **boot)) for m, g in groups.items()
             }
+            per_mission[OVERALL_KEY] = self._overall(groups, boot)
             out[policy] = per_mission
         return out
+
+    def _overall(self, groups: dict[str, np.ndarray], boot: dict[str, Any]) -> dict[str, Any]:
+        """One policy's aggregate over the missions it played: mean of means and pooled IQM."""
+        mean = stats.mean_of_means_interval(groups, confidence=self.confidence)
+        iqm = stats.stratified_bootstrap_ci(groups, "iqm", method="percentile", **boot)
+        notes = [mean.note]
+        absent = [m for m in self.missions if m not in groups]
+        if absent:
+            notes.append(f"no episodes on {absent}: not comparable with other policies' overall scores")
+        return {
+            "missions": len(groups),
+            "episodes": int(sum(g.size for g in groups.values())),
+            "mean": mean.point,
+            "mean_ci_low": mean.low,
+            "mean_ci_high": mean.high,
+            "mean_ci_method": mean.method,
+            "iqm": iqm.point,
+            "iqm_ci_low": iqm.low,
+            "iqm_ci_high": iqm.high,
+            "iqm_ci_method": "stratified_percentile_bootstrap",
+            "confidence": self.confidence,
+            "note": "; ".join(n for n in notes if n),
+        }
 
     # ---- pairwise comparisons --------------------------------------------------------------------
 
@@ -515,21 +406,19 @@ class ComparisonReport:
         """
         if significance_level is not None:
             self.significance_level = check_significance_level(significance_level)
-        level = self.significance_level
-        raw: list[tuple[stats.PairwiseTest, str, str]] = []
+        # Phase 1: every comparison of the family - each pair on each shared mission, and across them.
+        family: list[PolicyComparisonResult] = []
         for a, b in self.pairs():
             shared = [m for m in self.missions if not self._rows(a, m).empty and not self._rows(b, m).empty]
             aligned = {m: self._aligned(a, b, m) for m in shared}
-            for mission in shared:
-                xa, xb, paired, note = aligned[mission]
-                raw.append((self._compare(xa, xb, paired, (a, b), mission), mission, note))
+            for mission, (xa, xb, paired, note) in aligned.items():
+                family.append(
+                    PolicyComparisonResult.from_test(self._compare(xa, xb, paired, (a, b), mission), note)
+                )
             if len(shared) >= 2:
-                raw.append(self._aggregate(a, b, aligned))
-        corrected = stats.apply_correction([t for t, _, _ in raw], alpha=level) if raw else []
-        self._comparisons = [
-            PolicyComparisonResult.from_test(t, mission, note)
-            for t, (_, mission, note) in zip(corrected, raw, strict=True)
-        ]
+                family.append(self._aggregate(a, b, aligned))
+        # Phase 2: Holm over the whole family, at the report's level.
+        self._comparisons = stats.apply_correction(family, alpha=self.significance_level) if family else []
         self._comparisons_version = self._version
         return list(self._comparisons)
 
@@ -544,8 +433,6 @@ class ComparisonReport:
             mission=mission,
             alpha=self.significance_level,
             confidence=self.confidence,
-            n_resamples=self.n_resamples,
-            seed=self.seed,
         )
 
     def _aligned(self, a: str, b: str, mission: str) -> tuple[np.ndarray, np.ndarray, bool, str]:
@@ -564,116 +451,30 @@ class ComparisonReport:
 
     def _aggregate(
         self, a: str, b: str, aligned: Mapping[str, tuple[np.ndarray, np.ndarray, bool, str]]
-    ) -> tuple[stats.PairwiseTest, str, str]:
-        """One test across missions: the missions are the design, so episodes pair on (mission, seed)."""
-        paired = all(p for _, _, p, _ in aligned.values())
-        xa = np.concatenate([x for x, _, _, _ in aligned.values()])
-        xb = np.concatenate([y for _, y, _, _ in aligned.values()])
-        how = (
-            "paired on (mission, seed)"
-            if paired
-            else "unpaired (some missions lack matching seeds), so differences between missions add to the "
-            "variance and the test is conservative"
+    ) -> PolicyComparisonResult:
+        """One comparison across missions, each mission weighing the same (stats.compare_across_missions)."""
+        test = stats.compare_across_missions(
+            {m: (xa, xb, paired) for m, (xa, xb, paired, _) in aligned.items()},
+            names=(a, b),
+            mission=AGGREGATE_MISSION,
+            alpha=self.significance_level,
+            confidence=self.confidence,
+            n_resamples=self.n_resamples,
+            seed=self.seed,
         )
+        unpaired = [m for m, (_, _, paired, _) in aligned.items() if not paired]
+        how = "paired on (mission, seed)" if not unpaired else f"unpaired on {unpaired}"
         note = (
-            f"aggregate over missions {list(aligned)}: {how}; means pool all episodes, so a mission "
-            "with more episodes or a larger reward scale weighs more"
+            f"aggregate over missions {list(aligned)}: mean over missions of per-mission differences, "
+            f"{how}; PoI and effect size are means over missions"
         )
-        return self._compare(xa, xb, paired, (a, b), AGGREGATE_MISSION), AGGREGATE_MISSION, note
+        return PolicyComparisonResult.from_test(test, note)
 
     # ---- output ----------------------------------------------------------------------------------
 
     def print_summary(self, console: Console | None = None) -> None:
-        """Print per-mission statistics and the pairwise comparisons as rich tables."""
-        console = console or Console()
-        if self._records.empty:
-            console.print(f"[bold]{self.name}[/bold]: no results")
-            return
-        summary = self.summary_statistics
-        pct = f"{self.confidence:.0%}"
-        table = Table(
-            title=escape(f"{self.name}: episode reward per policy and mission"), caption=REWARD_DEFINITION
-        )
-        for column in ("Policy", "Mission", "n", "Mean", f"{pct} CI", "Std", "IQM", "Median", "Min..Max"):
-            names = column in ("Policy", "Mission")
-            table.add_column(
-                column, justify="left" if names else "right", overflow="fold" if names else "ellipsis"
-            )
-        notes: list[str] = []
-        for policy, per_mission in summary.items():
-            for mission, s in per_mission.items():
-                if mission == OVERALL_KEY:
-                    continue
-                table.add_row(
-                    escape(policy),
-                    escape(mission),
-                    str(s["n"]),
-                    _num(s["mean"]),
-                    escape(f"[{_num(s['ci_low'])}, {_num(s['ci_high'])}]"),
-                    _num(s["std"]),
-                    _num(s["iqm"]),
-                    _num(s["median"]),
-                    f"{_num(s['min'])}..{_num(s['max'])}",
-                )
-                if s["note"]:
-                    notes.append(f"{policy} on {mission}: {s['note']}")
-            if len(self.missions) > 1:
-                o = per_mission[OVERALL_KEY]
-                table.add_row(
-                    escape(policy),
-                    "[italic]overall[/italic]",
-                    str(o["episodes"]),
-                    _num(o["mean"]),
-                    escape(f"[{_num(o['mean_ci_low'])}, {_num(o['mean_ci_high'])}]"),
-                    "",
-                    escape(f"{_num(o['iqm'])} [{_num(o['iqm_ci_low'])}, {_num(o['iqm_ci_high'])}]"),
-                    "",
-                    "",
-                )
-                if o["note"]:
-                    notes.append(f"{policy} overall: {o['note']}")
-        console.print(table)
-        comparisons = self.comparisons
-        if comparisons:
-            table = Table(
-                title=f"Pairwise comparisons (A - B; Holm-corrected over all {len(comparisons)})",
-                caption=f"significance level {self.significance_level:g}; p: the primary test's raw p-value",
-            )
-            for column in (
-                "Mission",
-                "A vs B",
-                "Diff [CI]",
-                "Effect",
-                "P(A>B)",
-                "p (test)",
-                "Holm p",
-                "Result",
-            ):
-                table.add_column(column, overflow="fold")
-            for c in comparisons:
-                if c.p_value is None:
-                    result = "[dim]no test"
-                elif c.is_significant:
-                    result = f"[green]{escape(str(c.better_policy))} better"
-                else:
-                    result = "[dim]no sig. diff."
-                table.add_row(
-                    escape(c.mission),
-                    escape(f"{c.policy_a_name} vs {c.policy_b_name}"),
-                    escape(
-                        f"{c.mean_diff:+.3g} {_interval(c.mean_diff_ci_low, c.mean_diff_ci_high)}".strip()
-                    ),
-                    f"{_SHORT_EFFECT.get(c.effect_size_name, c.effect_size_name)}={_num(c.effect_size)}",
-                    f"{c.probability_of_improvement:.2f}",
-                    f"{_p(c.p_value)} ({_SHORT_TEST.get(c.test_name, c.test_name)})",
-                    _p(c.p_value_adjusted),
-                    result,
-                )
-                if c.note:
-                    notes.append(f"{c.mission}, {c.policy_a_name} vs {c.policy_b_name}: {c.note}")
-            console.print(table)
-        for note in dict.fromkeys(notes):
-            console.print(f"[dim]- {escape(note)}[/dim]")
+        """Print per-mission statistics and each pair's comparisons as tables that fit 80 columns."""
+        print_report(self, console)
 
     def comparable_with(self, other: ComparisonReport) -> bool:
         """True when both reports ran the same benchmark suite definition (same fingerprint)."""
@@ -739,6 +540,13 @@ class ComparisonReport:
         """Rebuild a report from :meth:`to_dict` output; saved statistics are kept as they were saved."""
         if data.get("format") != REPORT_FORMAT:
             raise ValueError(f"not a DAF comparison report (format={data.get('format')!r})")
+        version = data.get("format_version")
+        if version != REPORT_FORMAT_VERSION:
+            raise ValueError(
+                f"format_version: this DAF reads comparison reports of version {REPORT_FORMAT_VERSION}, "
+                f"got {version!r}. Older reports used other statistics; re-analyse their episodes with "
+                "ComparisonReport.from_records(pd.DataFrame(data['episodes'])) (or from episodes.parquet)"
+            )
         meta = dict(data["metadata"])
         report = cls(
             meta.pop("name"),

@@ -25,6 +25,7 @@ from daf_core.stats import (
     hedges_g,
     holm_bonferroni,
     iqm,
+    paired_win_rate,
     probability_of_improvement,
     stratified_bootstrap_ci,
     summarize,
@@ -72,7 +73,7 @@ def test_summarize_describes_a_sample():
     strict_json(s)
 
 
-def test_bootstrap_ci_contains_true_mean_and_matches_normal_theory():
+def test_mean_ci_contains_true_mean_and_matches_normal_theory():
     x = np.random.default_rng(123).normal(loc=3.0, scale=2.0, size=2000)
     s = summarize(x, confidence=0.95, n_resamples=2000, seed=7)
     assert s.ci_low < 3.0 < s.ci_high
@@ -83,10 +84,12 @@ def test_bootstrap_ci_contains_true_mean_and_matches_normal_theory():
 def test_bootstrap_ci_is_reproducible_with_a_seed():
     x = np.random.default_rng(0).exponential(size=30)
     assert summarize(x, seed=5) == summarize(x, seed=5)
-    assert summarize(x, seed=5).ci_low != summarize(x, seed=6).ci_low
+    # The IQM's interval is the bootstrapped one (the mean's is Student's t and takes no seed).
+    assert summarize(x, seed=5).iqm_ci_low != summarize(x, seed=6).iqm_ci_low
+    assert summarize(x, seed=5).ci_low == summarize(x, seed=6).ci_low
 
 
-def test_bootstrap_ci_narrows_with_more_episodes():
+def test_mean_ci_narrows_with_more_episodes():
     rng = np.random.default_rng(1)
     widths = []
     for n in (20, 200, 2000):
@@ -98,8 +101,9 @@ def test_bootstrap_ci_narrows_with_more_episodes():
 def test_bca_interval_is_available():
     x = np.random.default_rng(2).exponential(size=50)
     s = summarize(x, method="bca", seed=0)
-    assert s.ci_method == "bca"
-    assert s.ci_low < s.mean < s.ci_high
+    assert s.iqm_ci_method == "bca" and s.ci_method == "student_t"
+    assert s.iqm_ci_low < s.iqm < s.iqm_ci_high
+    assert s.iqm_ci_low != summarize(x, method="percentile", seed=0).iqm_ci_low
 
 
 def test_summarize_single_episode_has_no_interval():
@@ -226,6 +230,13 @@ def test_effect_sizes_are_none_where_undefined():
     assert hedges_g([1.0, 1.0], [2.0, 2.0]) is None
 
 
+def test_hedges_g_is_undefined_at_one_degree_of_freedom():
+    """J(1) = 0 used to turn any difference into g = 0.0, "no effect"; it is undefined instead."""
+    assert cohens_d([1.0], [5.0, 6.0]) is not None  # d has its one degree of freedom
+    assert hedges_g([1.0], [5.0, 6.0]) is None
+    assert hedges_g([1.0, 2.0], [5.0, 6.0]) is not None  # two degrees of freedom: defined
+
+
 def brute_force_poi(a, b):
     wins = sum(1.0 if x > y else 0.5 if x == y else 0.0 for x in a for y in b)
     return wins / (len(a) * len(b))
@@ -240,14 +251,14 @@ def test_probability_of_improvement_with_ties_by_brute_force():
     assert probability_of_improvement([2.0], [1.0]) == 1.0
 
 
-def test_paired_probability_of_improvement_counts_matched_pairs():
+def test_paired_win_rate_counts_matched_pairs():
     a = [5.0, 1.0, 3.0, 2.0]
     b = [4.0, 2.0, 3.0, 0.0]  # a wins seeds 0 and 3, loses seed 1, ties seed 2
-    assert probability_of_improvement(a, b, paired=True) == pytest.approx((2 + 0.5) / 4)
-    # Unpaired ignores the matching and compares all 16 combinations.
+    assert paired_win_rate(a, b) == pytest.approx((2 + 0.5) / 4)
+    # The probability of improvement ignores the matching and compares all 16 combinations.
     assert probability_of_improvement(a, b) == pytest.approx(brute_force_poi(a, b))
     with pytest.raises(ValueError, match="equal length"):
-        probability_of_improvement([1.0, 2.0], [1.0], paired=True)
+        paired_win_rate([1.0, 2.0], [1.0])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -329,7 +340,9 @@ def test_paired_comparison_uses_paired_t_and_exact_wilcoxon():
     assert result.effect_size_name == "cohens_dz"
     assert result.effect_size == pytest.approx(dz)
     assert result.effect_size * math.sqrt(n) == pytest.approx(result.statistic)  # t = d_z sqrt(n)
-    assert result.probability_of_improvement == pytest.approx(4 / 5)
+    # PoI over all 25 pairs of episodes (14 won); the matched-seed win rate is its own number (4 of 5).
+    assert result.probability_of_improvement == pytest.approx(brute_force_poi(a, b)) == pytest.approx(14 / 25)
+    assert result.paired_win_rate == pytest.approx(4 / 5)
     strict_json(result)
 
 
@@ -387,13 +400,17 @@ def test_paired_all_zero_differences():
     strict_json(result)
 
 
+SHIFTED_BY_ONE = ([2.0, 3.0, 4.0, 5.0, 6.0], [1.0, 2.0, 3.0, 4.0, 5.0])
+
+
 @pytest.mark.filterwarnings("error")
 def test_paired_constant_nonzero_difference_uses_exact_wilcoxon():
-    result = compare_samples([2.0, 3.0, 4.0, 5.0, 6.0], [1.0, 2.0, 3.0, 4.0, 5.0], paired=True)
+    result = compare_samples(*SHIFTED_BY_ONE, paired=True)
     assert result.test_name == "wilcoxon_signed_rank"
     assert result.p_value == pytest.approx(2 / 2**5)  # all five signs positive, either tail
     assert result.effect_size is None
-    assert result.probability_of_improvement == 1.0
+    assert result.paired_win_rate == 1.0
+    assert result.probability_of_improvement == pytest.approx(brute_force_poi(*SHIFTED_BY_ONE)) == 0.68
     strict_json(result)
 
 
