@@ -1,4 +1,4 @@
-"""The mission catalog: built-in missions, mission files, installed cogames games, unknown names."""
+"""The mission catalog: built-in missions, mission files, unknown names (installed games: test_games.py)."""
 
 import json
 import time
@@ -144,14 +144,6 @@ def test_unknown_name_lists_close_matches():
         load_mission("explor")
     assert "Did you mean: explore" in str(err.value)
     assert "Installed games" in str(err.value)
-
-
-def test_an_absent_cogames_game_says_what_is_installed():
-    with pytest.raises(ValueError) as err:
-        load_mission("cogsguard:arena")
-    message = str(err.value)
-    assert "'cogsguard' is not installed" in message
-    assert "daf" in message and "explore" in message
 
 
 def test_game_qualified_builtin_name_resolves():
