@@ -14,8 +14,7 @@ import logging
 import os
 import socket
 import sys
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,8 +22,10 @@ from daf_core._internal.fingerprints import fingerprint
 from daf_core._internal.supervisor import WorkerFailed, WorkerSpec, run_workers
 from daf_core._internal.threads import SINGLE_THREAD_ENV
 from daf_core.config import DAFConfig, DAFTrainingConfig, PPOConfig
-from daf_core.environment_checks import daf_get_recommended_device
+from daf_core.environment_checks import daf_get_recommended_device, daf_plan_training_device
 from daf_core.training.checkpoints import TrainingStatus, read_status
+from daf_core.training.process_group import check_worker_limit
+from daf_core.training.result import DistributedTrainingResult
 
 logger = logging.getLogger(__name__)
 
@@ -39,22 +40,6 @@ __all__ = [
 ]
 
 AGGREGATIONS = ("mean", "sum", "min", "max")
-
-
-@dataclass(frozen=True)
-class DistributedTrainingResult:
-    final_checkpoint: Path
-    training_steps: int
-    wall_time_seconds: float
-    num_workers: int
-    run_dir: Path
-    resumed_from_step: int = 0
-    worker_reports: list[dict[str, Any]] = field(default_factory=list)
-
-    def training_rate(self) -> float:
-        """Agent steps per second trained by this invocation, over all workers."""
-        trained_now = self.training_steps - self.resumed_from_step
-        return trained_now / self.wall_time_seconds if self.wall_time_seconds > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -171,22 +156,24 @@ def daf_launch_distributed_training(
         initial_weights_path,
         daf_config,
     )
+    check_worker_limit(config.num_workers, (daf_config or DAFConfig()).max_parallel_jobs)
     if config.num_workers == 1:
         from daf_core.training import train  # noqa: PLC0415 - imports torch and PufferLib
 
         result = train(config, daf_config, show_progress=show_progress)
-        return DistributedTrainingResult(
-            final_checkpoint=result.final_checkpoint,
-            training_steps=result.training_steps,
-            wall_time_seconds=result.wall_time_seconds,
-            num_workers=1,
-            run_dir=result.run_dir,
-            resumed_from_step=result.resumed_from_step,
-        )
-    cluster = daf_create_training_cluster(
-        1, config.num_workers, config.backend if config.backend != "auto" else "auto"
-    )
+        return DistributedTrainingResult.from_reports(_read_worker_reports(result.run_dir, 1))
+    devices = _worker_devices(config, daf_config)
+    backend = config.backend if config.backend != "auto" else "nccl" if devices[0].type == "cuda" else "gloo"
+    cluster = daf_create_training_cluster(1, config.num_workers, backend)
     return _launch_local_workers(config, daf_config, cluster)
+
+
+def _worker_devices(config: DAFTrainingConfig, daf_config: DAFConfig | None) -> list[Any]:
+    """Each local worker's device, so that a device no worker can use is refused before any starts."""
+    return [
+        daf_plan_training_device(config.device, daf_config, rank, config.num_workers)
+        for rank in range(config.num_workers)
+    ]
 
 
 def _config_from_arguments(
@@ -254,7 +241,6 @@ def _launch_local_workers(
         )
         for rank in range(cluster.world_size)
     ]
-    started = time.time()
     try:
         run_workers(specs, stop_all_on_failure=True)
     except WorkerFailed as failed:
@@ -263,27 +249,16 @@ def _launch_local_workers(
             f"Rerun to resume from the last checkpoint. Last lines of {failed.failed.log_path}:\n"
             + failed.failed.log_tail()
         ) from None
-    status = read_status(run_dir)
-    reports = _read_worker_reports(logs_dir, cluster.world_size)
-    main = reports[0] if reports else {}
-    return DistributedTrainingResult(
-        final_checkpoint=Path(status.latest_checkpoint) if status.latest_checkpoint else run_dir,
-        training_steps=status.global_step,
-        wall_time_seconds=time.time() - started,
-        num_workers=cluster.world_size,
-        run_dir=run_dir,
-        resumed_from_step=int(main.get("resumed_from_step", 0)),
-        worker_reports=reports,
-    )
+    return DistributedTrainingResult.from_reports(_read_worker_reports(run_dir, cluster.world_size))
 
 
-def _read_worker_reports(logs_dir: Path, world_size: int) -> list[dict[str, Any]]:
-    reports = []
-    for rank in range(world_size):
-        path = logs_dir / f"rank{rank}.json"
-        if path.exists():
-            reports.append(json.loads(path.read_text()))
-    return reports
+def _read_worker_reports(run_dir: Path, world_size: int) -> list[dict[str, Any]]:
+    """Each rank's ``workers/rank<N>.json``, written at the end of its ``train()``."""
+    paths = [run_dir / "workers" / f"rank{rank}.json" for rank in range(world_size)]
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        raise RuntimeError(f"training workers exited without their reports: {', '.join(missing)}")
+    return [json.loads(path.read_text()) for path in paths]
 
 
 def daf_aggregate_training_stats(

@@ -220,7 +220,7 @@ def daf_check_cuda_availability(
     result = EnvironmentCheckResult()
     try:
         torch = _import_torch()
-        from cogames.device import resolve_training_device  # noqa: PLC0415
+        resolve_training_device = import_preserving_process_state("cogames.device").resolve_training_device
 
         quiet = console is None
         out = _quiet_console() if quiet else console
@@ -384,9 +384,7 @@ def daf_check_dependencies() -> EnvironmentCheckResult:
 
 def _build_mission(env_cfg: Any) -> str:
     """Build the map and a simulator for ``env_cfg``, step it once with no-ops; return a description."""
-    from mettagrid.simulator import Simulator  # noqa: PLC0415
-
-    simulator = Simulator()
+    simulator = import_preserving_process_state("mettagrid.simulator").Simulator()
     simulation = simulator.new_simulation(env_cfg, seed=0)  # builds the map and starts an episode
     try:
         simulation.observations()
@@ -477,30 +475,114 @@ def daf_check_environment(
 def daf_get_recommended_device(config: DAFConfig | None = None) -> torch.device:
     """The training device: cogames' ``resolve_training_device(console, "auto")``, adjusted by DAFConfig.
 
-    ``config.enable_gpu=False`` forces CPU (e.g. to keep a shared GPU free). When CUDA is chosen,
-    ``config.gpu_memory_fraction`` caps this process's share of the current CUDA device's memory, so
-    several workers can share one GPU. Without a config the cogames choice is returned unchanged.
-    Any object with ``enable_gpu`` and ``gpu_memory_fraction`` attributes is accepted.
+    The same choice :func:`daf_select_training_device` makes for ``device="auto"`` in a single process:
+    ``config.enable_gpu=False`` gives CPU; a chosen GPU becomes the current CUDA device and
+    ``config.gpu_memory_fraction`` caps this process's share of its memory. Without a config the cogames
+    choice is returned with no cap.
+    """
+    return daf_select_training_device("auto", config)
+
+
+def daf_plan_training_device(
+    requested: str | torch.device = "auto",
+    config: DAFConfig | None = None,
+    local_rank: int = 0,
+    world_size: int = 1,
+) -> torch.device:
+    """The device worker ``local_rank`` of ``world_size`` trains on, or a ValueError; touches no CUDA state.
+
+    ``requested`` is ``"auto"`` (cogames' choice: CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``,
+    ``"cuda:N"`` or ``"mps"``. A GPU is refused when ``config.enable_gpu`` is False, whether asked for
+    by name or not. In a data-parallel run each worker takes the GPU of its local rank, so ``"cuda:N"``
+    (every worker on one GPU) is refused there. The answer always carries a CUDA index, so whatever is
+    placed on it lands on that GPU and not on the current one. A launcher calls this to refuse a run
+    before starting workers; a worker calls :func:`daf_select_training_device`.
     """
     torch = _import_torch()
-    if config is not None and not config.enable_gpu:
-        logger.info("recommended device: cpu (enable_gpu=False)")
-        return torch.device("cpu")
+    gpu_allowed = config is None or config.enable_gpu
+    if str(requested).strip().lower() == "auto":
+        if not gpu_allowed:
+            return torch.device("cpu")
+        device = torch.device(_cogames_auto_device())
+    else:
+        try:
+            device = torch.device(str(requested).strip().lower())
+        except (RuntimeError, ValueError):
+            raise ValueError(
+                f"device: {requested!r} is not a device; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+            ) from None
+        if device.type not in ("cpu", "cuda", "mps"):
+            raise ValueError(f"device: {requested!r} cannot train; use 'auto', 'cpu', 'cuda' or 'mps'")
+        if device.type != "cpu" and not gpu_allowed:
+            raise ValueError(
+                f"device: {requested!r} asks for a GPU but DAFConfig.enable_gpu is False; "
+                "use device='cpu' or 'auto', or set enable_gpu=True"
+            )
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError(f"device: {requested!r} but MPS is not available on this machine")
+    if device.type == "cuda":
+        return _cuda_device_for_worker(torch, device, requested, local_rank, world_size)
+    return device
 
-    from cogames.device import resolve_training_device  # noqa: PLC0415
 
+def _cogames_auto_device() -> Any:
+    """cogames' own choice for ``"auto"``; what it prints (the CPU fallback) goes to DEBUG."""
+    cogames_device = import_preserving_process_state("cogames.device")
     console = _quiet_console()
-    device = torch.device(resolve_training_device(console, "auto"))
+    device = cogames_device.resolve_training_device(console, "auto")
     if said := _captured_text(console):
-        logger.info("cogames.device: %s", said)
+        logger.debug("cogames.device: %s", said)
+    return device
 
-    if device.type == "cuda" and config is not None:
-        fraction = config.gpu_memory_fraction
-        if fraction is not None:
-            if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction <= 1:
-                raise ValueError(f"gpu_memory_fraction must be in (0, 1], got {fraction!r}")
-            index = device.index if device.index is not None else torch.cuda.current_device()
-            torch.cuda.set_per_process_memory_fraction(float(fraction), index)
-            logger.info("capped CUDA device %d memory at %.0f%% for this process", index, 100 * fraction)
-    logger.info("recommended device: %s", device)
+
+def _cuda_device_for_worker(
+    torch: Any, device: torch.device, requested: Any, local_rank: int, world_size: int
+) -> torch.device:
+    if world_size > 1 and device.index is not None:
+        raise ValueError(
+            f"device: {requested!r} puts all {world_size} workers on one GPU; use 'cuda' or 'auto' "
+            "(the worker of LOCAL_RANK k trains on cuda:k)"
+        )
+    count = torch.cuda.device_count() if torch.backends.cuda.is_built() and torch.cuda.is_available() else 0
+    if count == 0:
+        built = torch.backends.cuda.is_built()
+        why = "no usable CUDA device" if built else f"torch {torch.__version__} is a CPU build"
+        raise ValueError(f"device: {requested!r} but {why}; use device='cpu' or 'auto'")
+    if world_size > 1:
+        index = local_rank
+    elif device.index is not None:
+        index = device.index
+    else:  # the current device: 0 unless the caller already chose one (asking would initialise CUDA)
+        index = torch.cuda.current_device() if torch.cuda.is_initialized() else 0
+    if index >= count:
+        who = f"worker LOCAL_RANK={local_rank}" if world_size > 1 else f"device {requested!r}"
+        raise ValueError(
+            f"device: {who} needs cuda:{index} but this machine has {count} CUDA device(s); "
+            "run at most one worker per GPU on each node, or use device='cpu'"
+        )
+    return torch.device("cuda", index)
+
+
+def daf_select_training_device(
+    requested: str | torch.device = "auto",
+    config: DAFConfig | None = None,
+    local_rank: int = 0,
+    world_size: int = 1,
+) -> torch.device:
+    """Choose this training process's device (:func:`daf_plan_training_device`) and prepare it.
+
+    For a GPU, in this order and before anything is allocated on it: it becomes the current CUDA
+    device (so code that says only ``"cuda"`` lands there too), then ``config.gpu_memory_fraction``
+    caps this process's share of that device's memory. Call it once per process, first thing.
+    """
+    torch = _import_torch()
+    device = daf_plan_training_device(requested, config, local_rank, world_size)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        if config is not None:
+            torch.cuda.set_per_process_memory_fraction(float(config.gpu_memory_fraction), device)
+            logger.info(
+                "capped %s memory at %.0f%% for this process", device, 100 * config.gpu_memory_fraction
+            )
+    logger.info("training device: %s", device)
     return device

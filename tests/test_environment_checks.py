@@ -8,13 +8,13 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
 import yaml
 from rich.console import Console
 
+from daf_core.config import DAFConfig
 from daf_core.environment_checks import (
     EnvironmentCheck,
     EnvironmentCheckResult,
@@ -24,6 +24,8 @@ from daf_core.environment_checks import (
     daf_check_environment,
     daf_check_mission_configs,
     daf_get_recommended_device,
+    daf_plan_training_device,
+    daf_select_training_device,
 )
 from daf_core.missions import load_mission, save_mission
 
@@ -260,6 +262,8 @@ def test_environment_check_with_nothing_selected_is_not_healthy():
 
 # --- device -----------------------------------------------------------------------------------
 
+CUDA_DEVICES = torch.cuda.device_count() if torch.cuda.is_available() else 0
+
 
 @pytest.mark.skipif(not CPU_ONLY, reason="asserts the CPU fallback")
 def test_recommended_device_is_cpu_here():
@@ -267,13 +271,103 @@ def test_recommended_device_is_cpu_here():
 
 
 def test_recommended_device_honours_enable_gpu_false():
-    try:
-        from daf_core.config import DAFConfig
+    assert daf_get_recommended_device(DAFConfig(enable_gpu=False)) == torch.device("cpu")
 
-        config = DAFConfig(enable_gpu=False)
-    except ImportError:  # config module not there yet: the function only reads these two attributes
-        config = SimpleNamespace(enable_gpu=False, gpu_memory_fraction=0.5)
-    assert daf_get_recommended_device(config) == torch.device("cpu")
+
+@pytest.mark.parametrize("requested", ["cuda", "cuda:0", "mps", torch.device("cuda", 1)])
+def test_a_gpu_asked_for_by_name_is_refused_when_enable_gpu_is_false(requested):
+    for choose in (daf_plan_training_device, daf_select_training_device):
+        with pytest.raises(ValueError, match=r"device: .*asks for a GPU but DAFConfig.enable_gpu is False"):
+            choose(requested, DAFConfig(enable_gpu=False))
+
+
+@pytest.mark.parametrize(("requested", "message"), [("gpu", "is not a device"), ("meta", "cannot train")])
+def test_a_device_that_cannot_train_is_refused(requested, message):
+    with pytest.raises(ValueError, match=rf"device: '{requested}' {message}"):
+        daf_select_training_device(requested)
+
+
+def test_one_gpu_named_for_several_workers_is_refused():
+    with pytest.raises(ValueError, match=r"device: 'cuda:1' puts all 2 workers on one GPU"):
+        daf_plan_training_device("cuda:1", None, local_rank=0, world_size=2)
+
+
+@pytest.mark.skipif(not CPU_ONLY, reason="asserts the refusal where torch sees no CUDA device")
+@pytest.mark.parametrize("requested", ["cuda", "cuda:0"])
+def test_cuda_is_refused_where_there_is_none(requested):
+    with pytest.raises(ValueError, match=rf"device: '{requested}' but .*use device='cpu' or 'auto'"):
+        daf_select_training_device(requested, DAFConfig())
+
+
+def test_cpu_choices_leave_cuda_alone():
+    """A CPU run must not take a GPU context (or a memory cap) on a machine that has GPUs."""
+    out = run_python(
+        """
+        import torch
+        from daf_core.config import DAFConfig
+        from daf_core.environment_checks import daf_select_training_device
+        chosen = [
+            daf_select_training_device("cpu", DAFConfig(gpu_memory_fraction=0.1), 1, 2),
+            daf_select_training_device("auto", DAFConfig(enable_gpu=False), 1, 2),
+        ]
+        print(chosen == [torch.device("cpu")] * 2, torch.cuda.is_initialized())
+        """
+    )
+    assert out.split() == ["True", "False"]
+
+
+@pytest.mark.skipif(CUDA_DEVICES < 1, reason="needs a CUDA device")
+def test_the_chosen_gpu_becomes_current_and_its_memory_is_capped():
+    out = run_python(
+        """
+        import torch
+        from daf_core.config import DAFConfig
+        from daf_core.environment_checks import daf_select_training_device
+        device = daf_select_training_device("cuda", DAFConfig(gpu_memory_fraction=0.25))
+        total = torch.cuda.get_device_properties(device).total_memory
+        small = torch.empty(int(total * 0.1), dtype=torch.uint8, device=device)
+        try:
+            torch.empty(int(total * 0.5), dtype=torch.uint8, device=device)
+            capped = False
+        except torch.OutOfMemoryError:
+            capped = True
+        print(device, torch.cuda.current_device(), torch.cuda.get_per_process_memory_fraction(device), capped)
+        """
+    )
+    assert out.split() == ["cuda:0", "0", "0.25", "True"]
+
+
+@pytest.mark.skipif(CUDA_DEVICES < 2, reason="needs two CUDA devices")
+def test_each_worker_takes_and_caps_the_gpu_of_its_local_rank():
+    out = run_python(
+        """
+        import torch
+        from daf_core.config import DAFConfig
+        from daf_core.environment_checks import daf_select_training_device
+        device = daf_select_training_device("auto", DAFConfig(gpu_memory_fraction=0.25), 1, 2)
+        fractions = [torch.cuda.get_per_process_memory_fraction(i) for i in (0, 1)]
+        print(device, torch.cuda.current_device(), *fractions)
+        """
+    )
+    assert out.split() == ["cuda:1", "1", "1.0", "0.25"]
+
+
+@pytest.mark.skipif(CUDA_DEVICES < 2, reason="needs two CUDA devices")
+def test_a_gpu_named_by_index_becomes_current():
+    out = run_python(
+        """
+        import torch
+        from daf_core.environment_checks import daf_select_training_device
+        print(daf_select_training_device("cuda:1"), torch.cuda.current_device())
+        """
+    )
+    assert out.split() == ["cuda:1", "1"]
+
+
+@pytest.mark.skipif(CUDA_DEVICES < 1, reason="needs a CUDA device (without one, CUDA is refused earlier)")
+def test_a_worker_without_a_gpu_of_its_own_is_refused():
+    with pytest.raises(ValueError, match=rf"LOCAL_RANK={CUDA_DEVICES} needs cuda:{CUDA_DEVICES}"):
+        daf_plan_training_device("cuda", None, local_rank=CUDA_DEVICES, world_size=CUDA_DEVICES + 1)
 
 
 # --- process hygiene (fresh interpreters) -----------------------------------------------------

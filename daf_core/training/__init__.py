@@ -21,13 +21,14 @@ import_preserving_process_state("pufferlib.pufferl")
 from daf_core.training.checkpoints import TrainingStatus, read_status, read_trainer_state  # noqa: E402
 from daf_core.training.environments import TRAINING_MAP_SEED_BASE, load_training_missions  # noqa: E402
 from daf_core.training.process_group import WorkerContext  # noqa: E402
-from daf_core.training.result import TrainingResult  # noqa: E402
+from daf_core.training.result import DistributedTrainingResult, TrainingResult  # noqa: E402
 from daf_core.training.run_files import default_run_name  # noqa: E402
 from daf_core.training.trainer import DAFTrainer, train  # noqa: E402
 
 __all__ = [
     "TRAINING_MAP_SEED_BASE",
     "DAFTrainer",
+    "DistributedTrainingResult",
     "TrainingResult",
     "TrainingStatus",
     "WorkerContext",

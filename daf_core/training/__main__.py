@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     daf_config = DAFConfig.from_file(args.daf_config) if args.daf_config else None
     try:
         result = train(config, daf_config)
+    except ValueError as err:  # a setting this process cannot run, e.g. num_workers without torchrun
+        print(f"daf_core.training: {err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("training interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

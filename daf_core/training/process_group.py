@@ -41,6 +41,31 @@ class WorkerContext:
         return cls(rank=rank, local_rank=int(os.environ.get("LOCAL_RANK", str(rank))), world_size=world)
 
 
+def check_worker_limit(num_workers: int, max_parallel_jobs: int) -> None:
+    """A run of more workers than ``DAFConfig.max_parallel_jobs`` is refused before anything starts."""
+    if num_workers > max_parallel_jobs:
+        raise ValueError(
+            f"num_workers: {num_workers} exceeds DAFConfig.max_parallel_jobs={max_parallel_jobs}; "
+            "train with fewer workers or raise max_parallel_jobs"
+        )
+
+
+def check_world_size(num_workers: int, context: WorkerContext) -> None:
+    """``num_workers`` must be the number of processes this one was started among (torchrun's WORLD_SIZE).
+
+    Otherwise ``num_workers=2`` in a plain ``python`` process would silently train as one worker.
+    """
+    if num_workers == context.world_size:
+        return
+    started_as = os.environ.get("WORLD_SIZE", "unset, so 1")
+    raise ValueError(
+        f"num_workers: {num_workers}, but this process was started as one of {context.world_size} "
+        f"(WORLD_SIZE={started_as}). Launch {num_workers} workers with "
+        f"daf_launch_distributed_training(..., num_workers={num_workers}) or `torchrun --nproc-per-node "
+        f"{num_workers} -m daf_core.training --config run.yaml`, or set num_workers: {context.world_size}"
+    )
+
+
 
 def init_distributed(context: WorkerContext, backend: str, device: torch.device) -> None:
     """env:// rendezvous (MASTER_ADDR/MASTER_PORT), as torchrun and DAF's launcher set it up."""

@@ -5,25 +5,47 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
 from pathlib import Path
 from typing import Any
 
+from daf_core._internal.atomic import atomic_write_text
 from daf_core._internal.fingerprints import fingerprint
 from daf_core.config import DAFTrainingConfig
+from daf_core.missions import is_mission_file
 from daf_core.training import checkpoints
 
 logger = logging.getLogger(__name__)
 
 
+#: What a run folder's name may hold: cogames' policy specs split on ',' and '=' and refuse a ':'.
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
 def default_run_name(config: DAFTrainingConfig) -> str:
-    """Deterministic from everything that shapes the run, so rerunning the same config resumes it."""
+    """Deterministic from everything that shapes the run, so rerunning the same config resumes it.
+
+    Readable parts (policy, missions, seed) and a digest of the whole config, which keeps two configs
+    apart even where their readable parts look alike (``game:a`` and ``game-a``).
+    """
     identity = config.model_dump(
         mode="json", exclude={"checkpoint_dir", "run_name", "max_checkpoints_to_keep"}
     )
     digest = fingerprint(identity, length=10)
-    policy = config.policy_class_path.rsplit(".", 1)[-1].lower()
-    return f"{policy}-{'+'.join(Path(m).stem for m in config.missions)}-seed{config.seed}-{digest}"
+    policy = _name_part(config.policy_class_path.rsplit(".", 1)[-1].lower())
+    missions = "+".join(_mission_name_part(m) for m in config.missions)
+    return f"{policy}-{missions}-seed{config.seed}-{digest}"
+
+
+def _mission_name_part(mission: str) -> str:
+    """A mission file by its stem; a catalog name whole (``cogsguard:tutorial.miner`` keeps ``.miner``)."""
+    return _name_part(Path(mission).stem if is_mission_file(mission) else mission)
+
+
+def _name_part(text: str) -> str:
+    """``text`` with every run of other characters than letters, digits, ``.``, ``_``, ``-`` made ``-``."""
+    return _UNSAFE_IN_NAME.sub("-", text).strip("-.") or "x"
 
 
 
@@ -45,9 +67,34 @@ class RunFiles:
         """PuffeRL's logger hook."""
 
     def append_metrics(self, row: dict[str, Any]) -> None:
+        """One row per epoch, appended before that epoch's checkpoint is written."""
         if self.is_main:
             with open(self.run_dir / checkpoints.METRICS, "a") as handle:
                 handle.write(json.dumps(row, allow_nan=False) + "\n")
+
+    def keep_metrics_through(self, epoch: int) -> None:
+        """Drop the rows of epochs after ``epoch``, the checkpoint a resume starts from.
+
+        A row is written before its epoch's checkpoint, so a run stopped between the two, or between
+        two checkpoints, left rows for epochs it is about to train again (and perhaps a last line cut
+        short): without this they would appear twice.
+        """
+        path = self.run_dir / checkpoints.METRICS
+        if not self.is_main or not path.exists():
+            return
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        kept = [line for line in lines if _row_epoch(line) <= epoch]
+        if len(kept) < len(lines):
+            atomic_write_text(path, "".join(line + "\n" for line in kept))
+            logger.info("%s: dropped %d row(s) after epoch %d", path, len(lines) - len(kept), epoch)
+
+
+def _row_epoch(line: str) -> float:
+    """A row's epoch; a line cut short by a kill has none and sorts after every epoch."""
+    try:
+        return int(json.loads(line)["epoch"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        return math.inf
 
 
 def _clean(value: float) -> float | None:

@@ -1,4 +1,4 @@
-"""DAF's trainer: PufferLib's PPO with every hyperparameter exposed, resumable, and data-parallel.
+"""The training run: ``train()`` in named phases, and ``DAFTrainer``, PuffeRL with DAF's checkpoints.
 
 ``cogames.train.train`` hard-codes the PPO settings, so a sweep through it changes nothing. This module
 builds the same thing cogames builds (the same environments, policy classes and ``pufferl.PuffeRL``
@@ -8,7 +8,9 @@ needs around it:
 * checkpoints in cogames' layout, written atomically, pruned to ``max_checkpoints_to_keep``, resumed
   automatically when the same run is started again (weights, optimizer, LR schedule, step counter, RNG);
 * a per-epoch metrics log (``metrics.jsonl``): agent steps, SPS, losses, KL, clip fraction, explained
-  variance and the environment's episode statistics per mission;
+  variance and the environment's episode statistics per mission; each epoch appears once, however
+  often the run was stopped and resumed (a row is written before its checkpoint, and a resume drops
+  the rows after the checkpoint it starts from);
 * data-parallel training over ``torch.distributed`` (gloo on CPU, NCCL on GPU, ``env://`` rendezvous as
   ``torchrun`` sets it): each rank collects its own rollouts, DDP all-reduces gradients, rank 0 writes;
 * Ctrl-C saves the last completed epoch and raises ``KeyboardInterrupt`` (PufferLib's own handler
@@ -18,16 +20,16 @@ Run it from Python with :func:`train`, or as ``python -m daf_core.training --con
 also what ``torchrun --nproc-per-node N -m daf_core.training --config run.yaml`` starts on each node.
 """
 
-
 from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import random
 import threading
 import time
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,8 @@ import torch
 from daf_core._internal.atomic import atomic_write_json
 from daf_core._internal.process_state import import_preserving_process_state
 from daf_core._internal.seeding import seed_everything
-from daf_core.config import DAFConfig, DAFTrainingConfig
+from daf_core.config import DAFConfig, DAFTrainingConfig, configure_logging
+from daf_core.environment_checks import daf_select_training_device
 from daf_core.evaluation import policy_class_path
 from daf_core.tracking import SystemMonitor, record_experiment
 from daf_core.training import checkpoints
@@ -46,6 +49,8 @@ from daf_core.training.interrupts import sigint_stops_at_epoch_end
 from daf_core.training.process_group import (
     WorkerContext,
     barrier,
+    check_worker_limit,
+    check_world_size,
     init_distributed,
     stop_requested,
     unwrap,
@@ -53,47 +58,46 @@ from daf_core.training.process_group import (
 )
 from daf_core.training.result import TrainingResult
 from daf_core.training.run_files import RunFiles, default_run_name, metrics_row
-from daf_core.training.settings import puffer_settings
+from daf_core.training.settings import BatchShape, batch_shape, per_worker_steps, puffer_settings
 
 logger = logging.getLogger(__name__)
 
 pufferl = import_preserving_process_state("pufferlib.pufferl")
 pvector = import_preserving_process_state("pufferlib.vector")
-pufferlib = import_preserving_process_state("pufferlib.pufferlib")
-
-
-def resolve_device(
-    config: DAFTrainingConfig, daf_config: DAFConfig | None, context: WorkerContext
-) -> torch.device:
-    if config.device != "auto":
-        device = torch.device(config.device)
-    else:
-        from daf_core.environment_checks import daf_get_recommended_device  # noqa: PLC0415
-
-        device = daf_get_recommended_device(daf_config)
-    if device.type == "cuda" and context.world_size > 1:
-        device = torch.device("cuda", context.local_rank)
-        torch.cuda.set_device(device)
-    return device
-
 
 
 class DAFTrainer(pufferl.PuffeRL):
-    """PuffeRL with DAF's checkpoints (atomic, pruned, resumable), metrics rows and no dashboard."""
+    """PuffeRL with DAF's checkpoints (atomic, pruned, resumable, after the metrics row) and no dashboard.
+
+    ``completed_epoch``/``completed_step`` count the epochs whose update finished and whose metrics row
+    is written; ``target_step`` is this worker's share of ``num_steps``, in whole epochs.
+    """
 
     def __init__(
-        self, settings: dict[str, Any], vecenv: Any, policy: Any, run: RunFiles, context: WorkerContext
+        self,
+        settings: dict[str, Any],
+        vecenv: Any,
+        policy: Any,
+        run: RunFiles,
+        context: WorkerContext,
+        target_step: int,
     ):
         self.run_files = run
         self.context = context
+        self.target_step = target_step
         self.epoch_stats: dict[str, float] = {}
         self.completed_step = 0
         self.completed_epoch = 0
+        self.checkpointed_epoch: int | None = None
         self.updating = False
         with warnings.catch_warnings():
             # float32 "autocast" on CPU is a no-op that PufferLib always sets up; its warning is noise.
             warnings.filterwarnings("ignore", message="In CPU autocast", category=UserWarning)
             super().__init__(settings, vecenv, policy, logger=run)
+
+    @property
+    def done(self) -> bool:
+        return self.completed_step >= self.target_step
 
     def print_dashboard(self, *args: Any, **kwargs: Any) -> None:
         """DAF shows a progress bar and writes metrics.jsonl instead of PufferLib's full-screen dashboard."""
@@ -108,9 +112,24 @@ class DAFTrainer(pufferl.PuffeRL):
                 continue
         return self.epoch_stats
 
-    def save_checkpoint(self) -> Path | None:
-        if not self.context.is_main:
-            return None
+    def save_checkpoint(self) -> None:
+        """PuffeRL calls this inside ``train()``, before DAF has written the epoch's metrics row.
+
+        A checkpoint written there and a kill before the row would lose the epoch's row for good, so
+        DAF checkpoints in :meth:`checkpoint`, after the row, instead.
+        """
+
+    def checkpoint_due(self) -> bool:
+        """PuffeRL's rule: every ``checkpoint_interval`` epochs, and at the end."""
+        return self.completed_epoch % self.config["checkpoint_interval"] == 0 or self.done
+
+    def checkpoint(self) -> Path | None:
+        """Write the completed epoch's checkpoint (rank 0) and prune old ones; the model file's path."""
+        model_path = self._write_checkpoint() if self.context.is_main else None
+        self.checkpointed_epoch = self.completed_epoch
+        return model_path
+
+    def _write_checkpoint(self) -> Path:
         run_dir = self.run_files.run_dir
         model_path = checkpoints.write_checkpoint(
             run_dir,
@@ -129,7 +148,7 @@ class DAFTrainer(pufferl.PuffeRL):
                     "python": random.getstate(),
                 },
                 "run_id": self.run_files.run_id,
-                "complete": self.completed_step >= self.config["total_timesteps"],
+                "complete": self.done,
             },
         )
         checkpoints.write_policy_spec(
@@ -144,7 +163,7 @@ class DAFTrainer(pufferl.PuffeRL):
         if "scheduler_state_dict" in state:
             self.scheduler.load_state_dict(state["scheduler_state_dict"])
         self.global_step = self.completed_step = self.last_log_step = int(state["global_step"])
-        self.epoch = self.completed_epoch = int(state["update"])
+        self.epoch = self.completed_epoch = self.checkpointed_epoch = int(state["update"])
         rng = state.get("rng")
         if rng and self.context.is_main:
             torch.set_rng_state(rng["torch"])
@@ -158,98 +177,93 @@ class DAFTrainer(pufferl.PuffeRL):
         self.vecenv.close()
 
 
-
-def _has_non_finite(network: torch.nn.Module) -> bool:
-    return any(not torch.isfinite(p).all() for p in network.parameters())
-
-
 def train(
     config: DAFTrainingConfig, daf_config: DAFConfig | None = None, *, show_progress: bool = True
 ) -> TrainingResult:
-    """Train (or resume) one run; in a torchrun/DAF-launched worker, this process's share of it."""
-    from mettagrid.policy.loader import initialize_or_load_policy  # noqa: PLC0415
-    from mettagrid.policy.policy import PolicySpec  # noqa: PLC0415
-    from mettagrid.policy.policy_env_interface import PolicyEnvInterface  # noqa: PLC0415
+    """Train (or resume) one run; in a torchrun/DAF-launched worker, this process's share of it.
 
+    ``daf_config`` (default: one whose ``output_dir`` is the checkpoint directory's parent) supplies
+    the checkpoint directory and how many checkpoints to keep unless ``config`` sets them, the GPU
+    settings, logging (``verbose``, ``log_to_file``), ``max_parallel_jobs`` (at most that many
+    workers), system monitoring and the experiments log.
+    """
+    # 1. Settings: logging, this process's place in the run, its device and its seed.
     daf_config = daf_config or DAFConfig(output_dir=Path(config.checkpoint_dir).parent)
+    configure_logging(daf_config)
     config = _apply_daf_config(config, daf_config)
     context = WorkerContext.from_env()
-    device = resolve_device(config, daf_config, context)
+    check_worker_limit(config.num_workers, daf_config.max_parallel_jobs)
+    check_world_size(config.num_workers, context)
+    device = daf_select_training_device(config.device, daf_config, context.local_rank, context.world_size)
     init_distributed(context, config.backend, device)
+    seed_everything(config.seed + context.rank)
+
+    # 2. Environments, policy and the epoch's shape (which may change the minibatch, with a warning).
+    env_cfgs = load_training_missions(config.missions)
+    policy, network, interface = _build_policy(config, env_cfgs[0])
+    use_rnn = bool(getattr(policy, "is_recurrent", lambda: False)())
+    vecenv = _make_vecenv(env_cfgs, config, context)
+    shape = batch_shape(config, use_rnn, vecenv.num_agents)
+
+    # 3. The run directory, named from the config as given (rerunning it resumes the same run); its
+    #    config.yaml records what runs.
     run_name = config.run_name or default_run_name(config)
     run_dir = Path(config.checkpoint_dir) / run_name
+    class_path = policy_class_path(config.policy_class_path)
+    run_files = RunFiles(run_dir, class_path, interface, config.max_checkpoints_to_keep, context.is_main)
     if context.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        config.model_copy(update={"run_name": run_name}).to_yaml(run_dir / "config.yaml")
+        _write_run_config(run_dir, config, run_name, shape)
     barrier()
-
-    seed_everything(config.seed + context.rank)
-    env_cfgs = load_training_missions(config.missions)
-    interface = PolicyEnvInterface.from_mg_cfg(env_cfgs[0])
-    policy = initialize_or_load_policy(
-        interface,
-        PolicySpec(
-            class_path=config.policy_class_path,
-            data_path=str(config.initial_weights_path) if config.initial_weights_path else None,
-            init_kwargs=dict(config.policy_init_kwargs),
-        ),
+    logger.info(
+        "training %s: %s on %s, %d agent steps, %d worker(s) on %s",
+        run_name,
+        class_path,
+        "+".join(config.missions),
+        config.num_steps,
+        context.world_size,
+        device,
     )
-    network = policy.network()
-    if network is None:
-        raise ValueError(f"policy_class_path: {config.policy_class_path!r} is not trainable (no network())")
+
+    # 4. PuffeRL's trainer, resumed from the run's last checkpoint if it has one.
     resume_state = checkpoints.read_trainer_state(run_dir)
     if resume_state is not None:
         network.load_state_dict(torch.load(run_dir / resume_state["model_name"], map_location="cpu"))
     network.to(device)
-
-    vecenv = pvector.make(
-        MissionEnvCreator(env_cfgs, config.seed + 1000 * context.rank),
-        num_envs=config.vector_num_envs,
-        num_workers=1,
-        batch_size=config.vector_num_envs,
-        backend=pvector.Serial,
+    trainer = DAFTrainer(
+        puffer_settings(config, shape, use_rnn, device, run_dir, context),
+        vecenv,
+        wrap_for_data_parallel(network, device),
+        run_files,
+        context,
+        target_step=per_worker_steps(config.num_steps, shape, context),
     )
-    settings = puffer_settings(config, policy, vecenv, device, run_dir, context)
-    run_files = RunFiles(
-        run_dir,
-        policy_class_path(config.policy_class_path),
-        interface,
-        config.max_checkpoints_to_keep,
-        context.is_main,
-    )
-    trainer = DAFTrainer(settings, vecenv, wrap_for_data_parallel(network, device), run_files, context)
-    if config.lr_schedule_steps is not None:  # PuffeRL sized the schedule from num_steps; resize it
-        epochs = math.ceil(config.lr_schedule_steps / context.world_size) // trainer.config["batch_size"]
-        trainer.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(trainer.optimizer, max(1, epochs))
     if resume_state is not None:
         trainer.restore(resume_state)
         logger.info("resuming %s at epoch %d, step %d", run_dir, trainer.epoch, trainer.global_step)
+    run_files.keep_metrics_through(trainer.completed_epoch)
     steps_at_start = trainer.completed_step
+
+    # 5. Epochs until num_steps, a Ctrl-C (saved at the end of the epoch) or an error (not saved).
     started = time.time()
     monitor = SystemMonitor(
         run_dir / "system.jsonl", enabled=daf_config.monitor_system_stats and context.is_main
     )
-    show_progress = show_progress and context.is_main
     try:
         with monitor, sigint_stops_at_epoch_end() as stop:
-            _train_loop(trainer, config, network, started, steps_at_start, show_progress, stop)
+            _train_epochs(trainer, config, network, started, show_progress and context.is_main, stop)
     except KeyboardInterrupt:
-        if trainer.updating:  # weights are half-updated: the last periodic checkpoint stands
-            logger.warning("interrupted during an update; resume from the last checkpoint in %s", run_dir)
-        else:
-            logger.warning(
-                "interrupted; saving epoch %d (rerun the same config to resume)", trainer.completed_epoch
-            )
-            trainer.save_checkpoint()
+        _save_on_interrupt(trainer)
         raise
     finally:
         trainer.shutdown()
-    final = trainer.save_checkpoint() if context.is_main else None
+
+    # 6. The final checkpoint, the result, this worker's report and the experiments log.
+    if trainer.checkpointed_epoch != trainer.completed_epoch:
+        trainer.checkpoint()
     barrier()
-    final = final or run_dir / checkpoints.read_trainer_state(run_dir)["model_name"]
     result = TrainingResult(
         run_dir=run_dir,
-        final_checkpoint=Path(final),
+        final_checkpoint=run_dir / checkpoints.read_trainer_state(run_dir)["model_name"],
         training_steps=trainer.completed_step * context.world_size,
         wall_time_seconds=time.time() - started,
         num_workers=context.world_size,
@@ -257,6 +271,13 @@ def train(
         epochs=trainer.completed_epoch,
     )
     _write_worker_report(run_dir, context, network, result)
+    logger.info(
+        "finished %s: epoch %d, %d agent steps in %.1f s",
+        run_name,
+        result.epochs,
+        result.training_steps,
+        result.wall_time_seconds,
+    )
     if daf_config.track_experiments and context.is_main:
         record_experiment(
             daf_config.output_dir,
@@ -269,18 +290,66 @@ def train(
     return result
 
 
-def _train_loop(
+def _train_epochs(
     trainer: DAFTrainer,
     config: DAFTrainingConfig,
     network: torch.nn.Module,
     started: float,
-    steps_at_start: int,
     show_progress: bool,
     stop: threading.Event,
 ) -> None:
+    """Rollout, update, record, checkpoint: one epoch per pass, in that order."""
+    steps_at_start = trainer.completed_step
+    with _progress_bar(trainer, show_progress) as advance:
+        while not trainer.done:
+            if stop_requested(stop):
+                raise KeyboardInterrupt
+            # Rollout: one batch of experience with the current weights.
+            trainer.last_log_time = 0.0  # PuffeRL logs (and keeps the epoch's losses) only when this is old
+            trainer.evaluate()
+            # Update and record: PPO on the batch, then the epoch's metrics row. Stopped in between, the
+            # epoch did not happen: nothing is saved, and a resume drops a row already written.
+            trainer.updating = True
+            trainer.train()
+            if any(not torch.isfinite(p).all() for p in network.parameters()):
+                raise RuntimeError(
+                    f"training diverged at epoch {trainer.epoch}: non-finite weights; the last checkpoint in "
+                    f"{trainer.run_files.run_dir} predates it (lower the learning rate?)"
+                )
+            trainer.completed_epoch, trainer.completed_step = trainer.epoch, trainer.global_step
+            row = metrics_row(trainer, config.missions, started, steps_at_start)
+            trainer.run_files.append_metrics(row)
+            trainer.updating = False
+            # Checkpoint, after the row: the epoch a checkpoint names always has its row.
+            if trainer.checkpoint_due():
+                trainer.checkpoint()
+            logger.debug(
+                "epoch %d: %d agent steps, %.0f SPS, learning rate %.3g",
+                row["epoch"],
+                row["agent_steps"],
+                row["sps"],
+                row["learning_rate"],
+            )
+            advance(row)
+
+
+def _save_on_interrupt(trainer: DAFTrainer) -> None:
+    """Ctrl-C between epochs saves the last completed one; during an update, the weights are half-done."""
+    if trainer.updating:
+        logger.warning(
+            "interrupted during an update; resume from the last checkpoint in %s", trainer.run_files.run_dir
+        )
+        return
+    logger.warning("interrupted; saving epoch %d (rerun the same config to resume)", trainer.completed_epoch)
+    if trainer.checkpointed_epoch != trainer.completed_epoch:
+        trainer.checkpoint()
+
+
+@contextmanager
+def _progress_bar(trainer: DAFTrainer, show: bool) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """A rich progress bar over agent steps (all workers); yields the function that advances it by a row."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
 
-    total = trainer.config["total_timesteps"]
     world = trainer.context.world_size
     progress = Progress(
         TextColumn("[cyan]Training {task.fields[run]}"),
@@ -288,37 +357,18 @@ def _train_loop(
         MofNCompleteColumn(),
         TextColumn("{task.fields[sps]:.0f} SPS"),
         TimeElapsedColumn(),
-        disable=not show_progress,
+        disable=not show,
         transient=True,
     )
     with progress:
         task = progress.add_task(
             "train",
-            total=total * world,
+            total=trainer.target_step * world,
             completed=trainer.completed_step * world,
             run=trainer.run_files.run_id,
             sps=0,
         )
-        while trainer.completed_step < total:
-            if stop_requested(stop):
-                raise KeyboardInterrupt
-            trainer.last_log_time = 0.0  # PuffeRL logs (and keeps the epoch's losses) only when this is old
-            trainer.evaluate()
-            trainer.completed_epoch = trainer.epoch + 1
-            trainer.completed_step = trainer.global_step
-            trainer.updating = True
-            trainer.train()
-            trainer.updating = False
-            if _has_non_finite(network):
-                raise RuntimeError(
-                    f"training diverged at epoch {trainer.epoch}: non-finite weights; the last checkpoint in "
-                    f"{trainer.run_files.run_dir} predates it (lower the learning rate?)"
-                )
-            row = metrics_row(trainer, config.missions, started, steps_at_start)
-            trainer.run_files.append_metrics(row)
-            progress.update(task, completed=trainer.completed_step * world, sps=row["sps"])
-
-
+        yield lambda row: progress.update(task, completed=row["agent_steps"], sps=row["sps"])
 
 
 def _apply_daf_config(config: DAFTrainingConfig, daf_config: DAFConfig) -> DAFTrainingConfig:
@@ -331,6 +381,50 @@ def _apply_daf_config(config: DAFTrainingConfig, daf_config: DAFConfig) -> DAFTr
     return config.model_copy(update=updates)
 
 
+def _build_policy(config: DAFTrainingConfig, env_cfg: Any) -> tuple[Any, torch.nn.Module, Any]:
+    """The policy (with its initial weights, if given), its network and the interface it was built for."""
+    from mettagrid.policy.loader import initialize_or_load_policy  # noqa: PLC0415
+    from mettagrid.policy.policy import PolicySpec  # noqa: PLC0415
+    from mettagrid.policy.policy_env_interface import PolicyEnvInterface  # noqa: PLC0415
+
+    interface = PolicyEnvInterface.from_mg_cfg(env_cfg)
+    policy = initialize_or_load_policy(
+        interface,
+        PolicySpec(
+            class_path=config.policy_class_path,
+            data_path=str(config.initial_weights_path) if config.initial_weights_path else None,
+            init_kwargs=dict(config.policy_init_kwargs),
+        ),
+    )
+    network = policy.network()
+    if network is None:
+        raise ValueError(f"policy_class_path: {config.policy_class_path!r} is not trainable (no network())")
+    return policy, network, interface
+
+
+def _make_vecenv(env_cfgs: list[Any], config: DAFTrainingConfig, context: WorkerContext) -> Any:
+    """This worker's environments, in-process (PufferLib's serial backend, as cogames' trainer on CPU)."""
+    return pvector.make(
+        MissionEnvCreator(env_cfgs, config.seed + 1000 * context.rank),
+        num_envs=config.vector_num_envs,
+        num_workers=1,
+        batch_size=config.vector_num_envs,
+        backend=pvector.Serial,
+    )
+
+
+def _write_run_config(run_dir: Path, config: DAFTrainingConfig, run_name: str, shape: BatchShape) -> None:
+    """config.yaml: the config that runs (its name, and the minibatch actually used); rerunning it resumes."""
+    ran = config.model_copy(
+        update={
+            "run_name": run_name,
+            "ppo": config.ppo.model_copy(
+                update={"minibatch_size": shape.effective_minibatch(config.ppo.minibatch_size)}
+            ),
+        }
+    )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ran.to_yaml(run_dir / "config.yaml")
 
 
 def _write_worker_report(
