@@ -6,27 +6,20 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from daf_core._internal.supervisor import WorkerSpec, run_workers
 from daf_core._internal.threads import SINGLE_THREAD_ENV
-from daf_core.config import DAFConfig, DAFSweepConfig
-from daf_core.sweeps.plan import SweepPlan, plan_sweep
+from daf_core.config import DAFConfig, DAFSweepConfig, configure_logging
+from daf_core.sweeps.liveness import reap_dead_trials
+from daf_core.sweeps.plan import SweepPlan, claim_checkpoint_root, plan_sweep, sweep_daf_config
 from daf_core.sweeps.results import SweepResult
-from daf_core.sweeps.study import (
-    open_study,
-    reap_dead_trials,
-    tally_trials,
-    write_results,
-)
+from daf_core.sweeps.study import open_study, tally_trials, write_results
 from daf_core.sweeps.worker import run_sweep_worker
-
-if TYPE_CHECKING:
-    pass
 
 logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "sweep_config.yaml"
+DAF_CONFIG_FILE = "daf_config.yaml"
 
 
 def daf_launch_sweep(
@@ -34,45 +27,68 @@ def daf_launch_sweep(
 ) -> SweepResult:
     """Run (or continue) a sweep to ``num_trials`` finished trials and return its results.
 
-    Everything is validated before the first trial. With ``max_parallel_jobs`` > 1 the trials run in
-    that many worker processes; otherwise in this process. The sweep is recorded in the experiments
-    log of ``daf_config.output_dir`` (default: the sweep's ``output_dir``). Raises ``RuntimeError`` when
-    every trial failed (listing each error) or when the workers stopped before the sweep finished.
+    Everything is validated before the first trial. The trials run in min(``max_parallel_jobs`` of
+    the sweep, ``daf_config.max_parallel_jobs``, trials left) worker processes, or in this process when
+    that is one. ``daf_config`` acts in every trial, here and in the workers (which get it as
+    ``<sweep dir>/daf_config.yaml``): ``verbose``/``log_to_file`` configure DAF's logging in this
+    process and each worker (``<output_dir>/logs/daf.log``); the device (``device: auto`` included)
+    honours ``enable_gpu`` and ``gpu_memory_fraction``; ``monitor_system_stats``,
+    ``track_experiments`` (each training run and the sweep are recorded in ``<output_dir>``'s
+    experiments log) and ``max_checkpoints_to_keep`` act in each training run; trial checkpoints go to
+    ``<checkpoint_dir>/<sweep name>/trial_NNNN/seedS``. Without one the sweep uses DAFConfig's defaults
+    with its files under the sweep's ``output_dir`` (:func:`~daf_core.sweeps.plan.sweep_daf_config`).
+    Raises ``RuntimeError`` when every trial failed (listing each error) or when the workers stopped
+    before the sweep finished.
     """
+    # Phase 1: the sweep, the settings its trials run under, and the files its workers read.
     config = (
         sweep_config if isinstance(sweep_config, DAFSweepConfig) else DAFSweepConfig.from_file(sweep_config)
     )
     config = config.model_copy(update={"output_dir": Path(config.output_dir).absolute()})
-    plan = plan_sweep(config)
+    daf_config = sweep_daf_config(config, daf_config)
+    configure_logging(daf_config)
+    plan = plan_sweep(config, daf_config)
     plan.sweep_dir.mkdir(parents=True, exist_ok=True)
+    claim_checkpoint_root(plan)
     config_path = config.to_yaml(plan.sweep_dir / CONFIG_FILE)
-    study = open_study(plan)
-    reap_dead_trials(study)
-    tally = tally_trials(study)
-    remaining = plan.num_trials - tally.finished
-    workers = max(1, min(config.max_parallel_jobs, remaining))
+    daf_config_path = daf_config.to_yaml(plan.sweep_dir / DAF_CONFIG_FILE)
+
+    # Phase 2: how much is left, and on how many workers.
+    sweep = open_study(plan)
+    reap_dead_trials(sweep)
+    finished = tally_trials(sweep).finished
+    remaining = plan.num_trials - finished
+    workers = max(1, min(config.max_parallel_jobs, plan.daf_config.max_parallel_jobs, remaining))
     logger.info(
-        "sweep %s: %d of %d trials finished; %d to run on %d worker(s)",
+        "sweep %s: %d of %d trials finished; %d to run on %d worker(s) = min(sweep max_parallel_jobs %d, "
+        "DAFConfig.max_parallel_jobs %d, trials left %d)",
         config.name,
-        tally.finished,
+        finished,
         plan.num_trials,
         max(remaining, 0),
         workers,
+        config.max_parallel_jobs,
+        plan.daf_config.max_parallel_jobs,
+        max(remaining, 0),
     )
+
+    # Phase 3: run the trials, here or in worker processes.
     if remaining <= 0:
-        result = write_results(study, plan)
+        result = write_results(sweep)
     elif workers == 1:
-        result = run_sweep_worker(config, plan, study)
+        result = run_sweep_worker(config, plan, sweep)
     else:
-        problems = _run_worker_processes(config_path, workers, plan.sweep_dir)
-        result = write_results(study, plan)
+        problems = _run_worker_processes(config_path, daf_config_path, workers, plan.sweep_dir)
+        result = write_results(sweep)
         if not result.is_finished:
             raise RuntimeError(
-                f"sweep {config.name!r}: the workers stopped with {result.status()['finished_trials']} of "
+                f"sweep {config.name!r}: the workers stopped with {result.finished_trials()} of "
                 f"{plan.num_trials} trials finished:\n" + "\n".join(problems)
             )
+
+    # Phase 4: record the experiment; a sweep whose every trial failed is an error.
     if remaining > 0:  # a rerun of a finished sweep is not a new experiment
-        _record(config, daf_config, result, plan)
+        _record(result, plan)
     counts = result.counts()
     if counts["complete"] == 0 and counts["pruned"] == 0 and counts["failed"] > 0:
         raise RuntimeError(
@@ -82,19 +98,17 @@ def daf_launch_sweep(
     return result
 
 
-def _record(
-    config: DAFSweepConfig, daf_config: DAFConfig | None, result: SweepResult, plan: SweepPlan
-) -> None:
+def _record(result: SweepResult, plan: SweepPlan) -> None:
     from daf_core.tracking import record_experiment  # noqa: PLC0415
 
-    if daf_config is not None and not daf_config.track_experiments:
+    if not plan.daf_config.track_experiments:
         return
     best = result.get_best_trial()
     record_experiment(
-        daf_config.output_dir if daf_config is not None else config.output_dir,
+        plan.daf_config.output_dir,
         "sweep",
-        config.name,
-        config.to_dict(),
+        plan.config.name,
+        plan.config.to_dict(),
         {
             **{k: v for k, v in result.status().items() if k != "best_hyperparameters"},
             "best_hyperparameters": best.hyperparameters if best else None,
@@ -109,7 +123,9 @@ def worker_command(config_path: str | Path, daf_config_path: str | Path | None =
     return command + (["--daf-config", str(daf_config_path)] if daf_config_path is not None else [])
 
 
-def _run_worker_processes(config_path: Path, workers: int, sweep_dir: Path) -> list[str]:
+def _run_worker_processes(
+    config_path: Path, daf_config_path: Path, workers: int, sweep_dir: Path
+) -> list[str]:
     """Start the workers, wait for all of them; returns a line per worker that exited abnormally.
 
     Workers are independent (they coordinate through the study), so one that fails does not stop the
@@ -124,7 +140,7 @@ def _run_worker_processes(config_path: Path, workers: int, sweep_dir: Path) -> l
     specs = [
         WorkerSpec(
             f"sweep worker {index}",
-            worker_command(config_path),
+            worker_command(config_path, daf_config_path),
             env,
             sweep_dir / "logs" / f"worker-{index}.log",
         )

@@ -8,22 +8,32 @@
   (or in two places) is a ``ValueError`` listing what each place accepts: a typo must not cost a sweep.
 * **Checks.** PPO and trainer values are validated against their configs, the objective metric's name
   against the evaluation record's fixed columns (``agent/``/``game/`` statistics are checked on each
-  trial's records, see :mod:`daf_core.sweeps.trial`) and the missions by loading them. A
-  :class:`SweepPlan` is a sweep that passed all of this, plus where its files and study live.
+  trial's records, see :mod:`daf_core.sweeps.trial`) and the missions by loading them. Swept
+  ``minibatch_size`` values must give distinct effective minibatches (:mod:`daf_core.sweeps.batch`);
+  a random or Bayesian sweep must fit ``num_trials`` distinct parameter sets in its search space; the
+  device must be one training can use under the DAFConfig (a GPU is refused when ``enable_gpu`` is
+  False).
+* **Global settings.** The plan carries the :class:`~daf_core.config.DAFConfig` the trials run under
+  (:func:`sweep_daf_config`): device choice, system monitoring, experiment tracking, checkpoint
+  directory and how many checkpoints to keep all act in every trial.
+
+A :class:`SweepPlan` is a sweep that passed all of this, plus where its files and study live.
 """
 
 from __future__ import annotations
 
 import difflib
 import inspect
+import json
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from daf_core.config import DAFSweepConfig, DAFTrainingConfig, PPOConfig
+from daf_core._internal.atomic import atomic_write_json
+from daf_core.config import DAFConfig, DAFSweepConfig, DAFTrainingConfig, PPOConfig
 from daf_core.config.search_space import ParamSpec, parse_search_space, require_grid
 
 if TYPE_CHECKING:
@@ -33,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.json"
 STUDY_FILE = "study.db"
+#: Names the sweep that owns a checkpoint directory (see :func:`claim_checkpoint_root`).
+CHECKPOINT_OWNER_FILE = "sweep.json"
 
 #: Where a parameter can go: PPO settings, trainer run settings, mission parameters, policy arguments.
 DESTINATIONS = ("ppo", "trainer", "mission", "policy")
@@ -83,14 +95,11 @@ class _Targets:
 
 
 def _targets(config: DAFSweepConfig) -> _Targets:
-    from daf_core.missions import BUILTIN_MISSIONS, is_mission_file  # noqa: PLC0415
+    from daf_core.missions import mission_parameters  # noqa: PLC0415 - imports mettagrid behind its guard
 
     mission_params: set[str] | None = None
     for mission in config.missions:
-        if not is_mission_file(mission) and mission in BUILTIN_MISSIONS:
-            accepted = {*BUILTIN_MISSIONS[mission].parameters, "num_agents"}
-        else:  # mission files and other games' missions take only max_steps (see load_mission)
-            accepted = {"max_steps"}
+        accepted = set(mission_parameters(mission))
         mission_params = accepted if mission_params is None else mission_params & accepted
     class_path, policy_args, takes_any = _policy_arguments(config.policy_class_path)
     return _Targets(
@@ -207,7 +216,8 @@ def _is_integer_field(model: type[Any], name: str) -> bool:
 
 @dataclass(frozen=True)
 class SweepPlan:
-    """A validated sweep: its parameters, where each goes, the fixed values and the trial budget."""
+    """A validated sweep: its parameters, where each goes, the fixed values, the trial budget and the
+    global settings its trials run under."""
 
     config: DAFSweepConfig
     specs: dict[str, ParamSpec]
@@ -215,6 +225,7 @@ class SweepPlan:
     fixed: dict[str, Any]
     num_trials: int
     policy_class_path: str
+    daf_config: DAFConfig
 
     @property
     def sweep_dir(self) -> Path:
@@ -228,8 +239,43 @@ class SweepPlan:
     def storage_url(self) -> str:
         return self.config.storage or f"sqlite:///{(self.sweep_dir / STUDY_FILE).absolute()}"
 
+    @property
+    def storage_label(self) -> str:
+        """The storage URL without its password, for logs and results files."""
+        return without_password(self.storage_url)
+
+    @property
+    def checkpoint_root(self) -> Path:
+        """Where the trials' checkpoints go: ``<DAFConfig.checkpoint_dir>/<sweep name>``."""
+        return Path(self.daf_config.checkpoint_dir) / self.config.name
+
+    def trial_dir(self, first_attempt: int) -> Path:
+        """A trial's files (missions, evaluation, trial.json); a retry shares its first attempt's."""
+        return self.sweep_dir / "trials" / f"trial_{first_attempt:04d}"
+
+    def trial_checkpoint_dir(self, first_attempt: int) -> Path:
+        """A trial's training runs (one per training seed); a retry resumes its first attempt's."""
+        return self.checkpoint_root / f"trial_{first_attempt:04d}"
+
     def distributions(self) -> dict[str, optuna.distributions.BaseDistribution]:
         return {name: spec.distribution() for name, spec in self.specs.items() if spec.kind != "fixed"}
+
+    def space_axes(self, names: Iterable[str] | None = None) -> dict[str, Sequence[Any]]:
+        """The values each swept name can take (a ``range`` for an int range); float ranges have none."""
+        axes: dict[str, Sequence[Any]] = {}
+        for name in self.distributions() if names is None else names:
+            spec = self.specs[name]
+            if spec.kind == "choice":
+                axes[name] = spec.choices
+            elif spec.integer:
+                axes[name] = range(int(spec.low), int(spec.high) + 1)  # type: ignore[arg-type]
+        return axes
+
+    def space_size(self, names: Iterable[str] | None = None) -> int | None:
+        """How many distinct parameter sets the swept names allow (None: a float range, endless)."""
+        names = list(self.distributions() if names is None else names)
+        axes = self.space_axes(names)
+        return math.prod(len(values) for values in axes.values()) if len(axes) == len(names) else None
 
     def hyperparameters(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """A trial's full set of values: fixed ones and the sampled ones, keyed as the user wrote them."""
@@ -244,8 +290,38 @@ class SweepPlan:
         return groups
 
 
-def plan_sweep(config: DAFSweepConfig) -> SweepPlan:
-    """Validate a sweep completely (names, values, strategy, metric, missions) before any trial runs."""
+def without_password(url: str) -> str:
+    """A database URL with its password hidden."""
+    from urllib.parse import urlsplit, urlunsplit  # noqa: PLC0415
+
+    parts = urlsplit(url)
+    if parts.password:
+        return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
+    return url
+
+
+def sweep_daf_config(config: DAFSweepConfig, daf_config: DAFConfig | None = None) -> DAFConfig:
+    """The global settings a sweep runs under, with absolute paths (worker processes read them).
+
+    Without a DAFConfig a sweep uses DAFConfig's defaults, except that its files (experiments log,
+    ``logs/daf.log``, checkpoints) stay under the sweep's ``output_dir`` and its parallelism is the
+    sweep's own ``max_parallel_jobs``.
+    """
+    if daf_config is None:
+        daf_config = DAFConfig(output_dir=config.output_dir, max_parallel_jobs=config.max_parallel_jobs)
+    return daf_config.model_copy(
+        update={
+            "output_dir": Path(daf_config.output_dir).absolute(),
+            "checkpoint_dir": Path(daf_config.checkpoint_dir).absolute(),
+        }
+    )
+
+
+def plan_sweep(config: DAFSweepConfig, daf_config: DAFConfig | None = None) -> SweepPlan:
+    """Validate a sweep completely (names, values, strategy, metric, missions, budget, batch) before any
+    trial runs; ``daf_config`` is what its trials run under (see :func:`sweep_daf_config`)."""
+    from daf_core.environment_checks import daf_plan_training_device  # noqa: PLC0415 - imports torch
+    from daf_core.sweeps.batch import check_minibatch_sizes  # noqa: PLC0415
     from daf_core.training import load_training_missions  # noqa: PLC0415
 
     specs = parse_search_space(config.search_space)
@@ -268,7 +344,7 @@ def plan_sweep(config: DAFSweepConfig) -> SweepPlan:
             name, route, values, continuous=spec is not None and spec.kind == "range" and not spec.integer
         )
     _check_metric_name(config.objective_metric)
-    load_training_missions(config.missions)  # names exist and can be trained together
+    env_cfgs = load_training_missions(config.missions)  # names exist and can be trained together
     fixed = {name: spec.value for name, spec in specs.items() if spec.kind == "fixed"}
     fixed.update(config.base_hyperparameters)
     if config.strategy == "grid":
@@ -278,7 +354,38 @@ def plan_sweep(config: DAFSweepConfig) -> SweepPlan:
     else:
         num_trials = config.num_trials
     class_path = _policy_arguments(config.policy_class_path)[0]
-    return SweepPlan(config, specs, routes, fixed, num_trials, class_path)
+    destinations = {name: (route.destination, route.field) for name, route in routes.items()}
+    check_minibatch_sizes(config, specs, destinations, fixed, env_cfgs[0], class_path)
+    daf_config = sweep_daf_config(config, daf_config)
+    daf_plan_training_device(config.device, daf_config)  # a device that cannot train, or a GPU refused
+    plan = SweepPlan(config, specs, routes, fixed, num_trials, class_path, daf_config)
+    size = plan.space_size()
+    if size is not None and num_trials > size:
+        raise ValueError(
+            f"num_trials: {num_trials} trials need {num_trials} distinct parameter sets, but the search "
+            f"space has only {size}; lower num_trials or use strategy 'grid'"
+        )
+    return plan
+
+
+def claim_checkpoint_root(plan: SweepPlan) -> None:
+    """Mark the sweep's checkpoint directory as this sweep's, refusing one another sweep already uses.
+
+    Trials resume whatever checkpoint they find in their directory, so two sweeps of the same name
+    (different output directories or storages) sharing one ``DAFConfig.checkpoint_dir`` would resume
+    each other's training. The owner is the study's storage: every worker of one sweep has the same.
+    """
+    owner_file = plan.checkpoint_root / CHECKPOINT_OWNER_FILE
+    if owner_file.exists():
+        owner = json.loads(owner_file.read_text()).get("storage")
+        if owner != plan.storage_label:
+            raise ValueError(
+                f"checkpoint_dir: {plan.checkpoint_root} holds the checkpoints of sweep "
+                f"{plan.config.name!r} with the study in {owner}, not in {plan.storage_label}; give this "
+                "sweep another name or DAFConfig.checkpoint_dir"
+            )
+        return
+    atomic_write_json(owner_file, {"sweep": plan.config.name, "storage": plan.storage_label})
 
 
 def _check_metric_name(metric: str) -> None:

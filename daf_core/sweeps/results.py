@@ -12,7 +12,7 @@ import dataclasses
 import datetime
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +21,14 @@ from daf_core._internal.atomic import atomic_write_json
 from daf_core.sweeps.plan import RESULTS_FILE
 
 TrialStateName = Literal["complete", "failed", "pruned", "running", "waiting"]
+#: States of a trial that is over: the ones ``num_trials`` counts.
+FINISHED_STATES: tuple[TrialStateName, ...] = ("complete", "failed", "pruned")
+
+
+def count_finished(states: Iterable[str]) -> int:
+    """The number of finished trials among these states: the one count of "finished" every part of a
+    sweep uses (the worker loop deciding whether to stop, results.json, ``daf_sweep_status``)."""
+    return sum(state in FINISHED_STATES for state in states)
 
 
 @dataclass
@@ -125,10 +133,13 @@ class SweepResult:
             state: states.count(state) for state in ("complete", "failed", "pruned", "running", "waiting")
         }
 
+    def finished_trials(self) -> int:
+        return count_finished(t.state for t in self.trials)
+
     def status(self) -> dict[str, Any]:
         """Progress in numbers: what :func:`daf_sweep_status` returns."""
         counts = self.counts()
-        finished = counts["complete"] + counts["failed"] + counts["pruned"]
+        finished = self.finished_trials()
         best = self.get_best_trial()
         planned = self.num_trials_planned
         return {

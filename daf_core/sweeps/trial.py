@@ -14,6 +14,10 @@ evaluation engine, and score it. Nothing here knows about Optuna; the worker loo
   ``SuccessiveHalvingPruner``, which stops the weak ones. Every chunk trains with
   ``lr_schedule_steps`` set to the whole trial's steps, so the learning-rate schedule is the one an
   unchunked trial follows.
+* **Global settings.** Training runs under the plan's DAFConfig: ``device: auto`` honours
+  ``enable_gpu`` and ``gpu_memory_fraction``; ``monitor_system_stats`` writes each run's
+  ``system.jsonl``; ``track_experiments`` records each training run in ``<output_dir>``'s experiments
+  log; ``max_checkpoints_to_keep`` prunes each run's checkpoints.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from daf_core.config import DAFConfig, DAFTrainingConfig, PPOConfig
+from daf_core.config import DAFTrainingConfig, PPOConfig
 from daf_core.sweeps.plan import STAT_PREFIXES, SweepPlan
 
 if TYPE_CHECKING:
@@ -46,84 +50,139 @@ class TrialPruned(Exception):  # noqa: N818 - mirrors optuna.TrialPruned without
         self.outcome = outcome
 
 
+@dataclass(frozen=True)
+class _TrialSetup:
+    """Everything one trial trains and evaluates with, derived once from its hyperparameters."""
+
+    plan: SweepPlan
+    train_missions: list[str]
+    eval_missions: list[Any]
+    policy_kwargs: dict[str, Any]
+    ppo: PPOConfig
+    trainer_settings: dict[str, Any]
+    total_steps: int
+    chunks: int
+    checkpoint_dir: Path
+    evaluation_dir: Path
+
+    def steps_after(self, chunk: int) -> int:
+        return max(1, math.ceil(self.total_steps * chunk / self.chunks))
+
+
 def run_trial(
     plan: SweepPlan,
     hyperparameters: Mapping[str, Any],
     trial_dir: Path,
+    checkpoint_dir: Path,
     report: Callable[[int, float], bool] | None = None,
 ) -> TrialOutcome:
-    """Train one configuration (once per training seed) and evaluate it.
+    """Train one configuration (once per training seed, runs under ``checkpoint_dir``) and evaluate it.
 
     With early stopping, training goes in chunks; after each but the last the objective goes to
     ``report(chunk, value)``, and a True answer (prune) raises :class:`TrialPruned`.
     """
-    from mettagrid.policy.policy import PolicySpec  # noqa: PLC0415
-
-    from daf_core.evaluation import evaluate_policies  # noqa: PLC0415
-    from daf_core.training import train  # noqa: PLC0415
-
-    config = plan.config
-    groups = plan.split(hyperparameters)
-    train_missions, eval_missions = _trial_missions(config.missions, groups["mission"], trial_dir)
-    trainer_settings = dict(groups["trainer"])
-    total_steps = int(trainer_settings.pop("num_steps", config.training_steps))
-    chunks = config.early_stopping_chunks if config.early_stopping else 1
-    daf_config = DAFConfig(
-        output_dir=plan.sweep_dir, track_experiments=False, monitor_system_stats=False, log_to_file=False
-    )
-    device = _evaluation_device(config.device)
+    # Phase 1: what this trial trains with: its missions (built with its mission parameters), policy
+    # arguments, PPO values, trainer settings and step budget.
+    setup = _set_up(plan, hyperparameters, trial_dir, checkpoint_dir)
     outcome: TrialOutcome | None = None
-    for chunk in range(1, chunks + 1):
-        steps = max(1, math.ceil(total_steps * chunk / chunks))
-        policies: dict[str, Any] = {}
-        run_dirs = []
-        for seed in config.training_seeds:
-            training = DAFTrainingConfig(
-                missions=train_missions,
-                policy_class_path=config.policy_class_path,
-                num_steps=steps,
-                seed=seed,
-                device=config.device,
-                checkpoint_dir=trial_dir / "checkpoints",
-                run_name=f"seed{seed}",
-                max_checkpoints_to_keep=2,
-                lr_schedule_steps=total_steps,
-                policy_init_kwargs=dict(groups["policy"]),
-                ppo=PPOConfig(**groups["ppo"]),
-                **{"vector_num_envs": config.vector_num_envs, **trainer_settings},
-            )
-            result = train(training, daf_config, show_progress=False)
-            run_dirs.append(str(result.run_dir))
-            policies[f"seed{seed}"] = PolicySpec(
-                class_path=plan.policy_class_path,
-                data_path=str(result.final_checkpoint),
-                init_kwargs=dict(groups["policy"]),
-            )
-        records = evaluate_policies(
-            policies,
-            eval_missions,
-            config.episodes_per_trial,
-            seed=config.evaluation_seed,
-            max_parallel_jobs=1,
-            device=device,
-            output_dir=trial_dir / ("evaluation" if chunk == chunks else f"evaluation_chunk{chunk}"),
-            show_progress=False,
-        )
-        objective, metrics = score_records(records, config.objective_metric)
+    for chunk in range(1, setup.chunks + 1):
+        # Phase 2: train every training seed up to this chunk's steps (each chunk resumes the last).
+        policies, run_dirs = _train_seeds(setup, setup.steps_after(chunk))
+        # Phase 3: evaluate every seed's policy on the same episodes.
+        final = chunk == setup.chunks
+        records = _evaluate(setup, policies, "evaluation" if final else f"evaluation_chunk{chunk}")
+        # Phase 4: score it; between chunks the pruner may stop it.
+        objective, metrics = score_records(records, plan.config.objective_metric)
         outcome = TrialOutcome(objective, metrics, run_dirs)
-        if chunk < chunks and report is not None and report(chunk, objective):
-            message = f"pruned after chunk {chunk}/{chunks} ({steps} steps): objective {objective:.4g}"
+        if not final and report is not None and report(chunk, objective):
+            message = (
+                f"pruned after chunk {chunk}/{setup.chunks} ({setup.steps_after(chunk)} steps): "
+                f"objective {objective:.4g}"
+            )
             raise TrialPruned(message, outcome)
     assert outcome is not None
     return outcome
 
 
-def _evaluation_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch  # noqa: PLC0415
+def _set_up(
+    plan: SweepPlan, hyperparameters: Mapping[str, Any], trial_dir: Path, checkpoint_dir: Path
+) -> _TrialSetup:
+    config = plan.config
+    groups = plan.split(hyperparameters)
+    train_missions, eval_missions = _trial_missions(config.missions, groups["mission"], trial_dir)
+    trainer_settings = {"vector_num_envs": config.vector_num_envs, **groups["trainer"]}
+    total_steps = int(trainer_settings.pop("num_steps", config.training_steps))
+    return _TrialSetup(
+        plan=plan,
+        train_missions=train_missions,
+        eval_missions=eval_missions,
+        policy_kwargs=dict(groups["policy"]),
+        ppo=PPOConfig(**groups["ppo"]),
+        trainer_settings=trainer_settings,
+        total_steps=total_steps,
+        chunks=config.early_stopping_chunks if config.early_stopping else 1,
+        checkpoint_dir=checkpoint_dir,
+        evaluation_dir=trial_dir,
+    )
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+
+def _train_seeds(setup: _TrialSetup, steps: int) -> tuple[dict[str, Any], list[str]]:
+    """One DAF training run per training seed, under the sweep's DAFConfig (device choice, system
+    monitoring, experiment tracking, checkpoints kept); returns each seed's policy and run directory."""
+    from daf_core.evaluation import PolicySpec  # noqa: PLC0415 - imports mettagrid behind its guard
+    from daf_core.training import train  # noqa: PLC0415
+
+    plan = setup.plan
+    policies: dict[str, Any] = {}
+    run_dirs = []
+    for seed in plan.config.training_seeds:
+        training = DAFTrainingConfig(
+            missions=setup.train_missions,
+            policy_class_path=plan.config.policy_class_path,
+            num_steps=steps,
+            seed=seed,
+            device=plan.config.device,
+            checkpoint_dir=setup.checkpoint_dir,
+            run_name=f"seed{seed}",
+            max_checkpoints_to_keep=plan.daf_config.max_checkpoints_to_keep,
+            lr_schedule_steps=setup.total_steps,
+            policy_init_kwargs=setup.policy_kwargs,
+            ppo=setup.ppo,
+            **setup.trainer_settings,
+        )
+        result = train(training, plan.daf_config, show_progress=False)
+        run_dirs.append(str(result.run_dir))
+        policies[f"seed{seed}"] = PolicySpec(
+            class_path=plan.policy_class_path,
+            data_path=str(result.final_checkpoint),
+            init_kwargs=setup.policy_kwargs,
+        )
+    return policies, run_dirs
+
+
+def _evaluate(setup: _TrialSetup, policies: Mapping[str, Any], name: str) -> pd.DataFrame:
+    from daf_core.evaluation import evaluate_policies  # noqa: PLC0415
+
+    config = setup.plan.config
+    return evaluate_policies(
+        dict(policies),
+        setup.eval_missions,
+        config.episodes_per_trial,
+        seed=config.evaluation_seed,
+        max_parallel_jobs=1,
+        device=_evaluation_device(setup.plan),
+        output_dir=setup.evaluation_dir / name,
+        show_progress=False,
+    )
+
+
+def _evaluation_device(plan: SweepPlan) -> str:
+    """The sweep's device; ``auto`` chooses as training does (honouring DAFConfig.enable_gpu)."""
+    if plan.config.device != "auto":
+        return plan.config.device
+    from daf_core.environment_checks import daf_get_recommended_device  # noqa: PLC0415
+
+    return str(daf_get_recommended_device(plan.daf_config))
 
 
 def _trial_missions(

@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import socket
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from daf_core._internal.atomic import atomic_write_json, atomic_write_text
 from daf_core._internal.threads import limit_threads
-from daf_core.config import DAFSweepConfig
-from daf_core.sweeps.plan import SweepPlan, plan_sweep
-from daf_core.sweeps.results import SweepResult, json_safe
-from daf_core.sweeps.study import (
+from daf_core.config import DAFConfig, DAFSweepConfig, configure_logging
+from daf_core.sweeps.liveness import Heartbeat, fail_and_retry, reap_dead_trials, worker_identity
+from daf_core.sweeps.logical import (
     ATTR_DISCARDED,
     ATTR_DURATION,
     ATTR_ERROR,
@@ -26,18 +27,12 @@ from daf_core.sweeps.study import (
     ATTR_METRICS,
     ATTR_RUN_DIRS,
     ATTR_WORKER,
-    Heartbeat,
-    discard_reason,
-    open_study,
-    quiet_optuna,
-    reap_dead_trials,
-    sampler_for_trial,
-    tally_trials,
-    trial_retry_callback,
-    worker_identity,
-    write_results,
+    first_attempt,
 )
-from daf_core.sweeps.trial import TrialPruned, run_trial
+from daf_core.sweeps.plan import SweepPlan, claim_checkpoint_root, plan_sweep, sweep_daf_config
+from daf_core.sweeps.results import SweepResult, json_safe
+from daf_core.sweeps.study import SweepStudy, discard_reason, open_study, tally_trials, write_results
+from daf_core.sweeps.trial import TrialOutcome, TrialPruned, run_trial
 
 if TYPE_CHECKING:
     import optuna
@@ -54,131 +49,142 @@ POLL_INTERVAL_S = 1.0
 
 
 def run_sweep_worker(
-    config: DAFSweepConfig, plan: SweepPlan | None = None, study: optuna.Study | None = None
+    config: DAFSweepConfig,
+    plan: SweepPlan | None = None,
+    study: SweepStudy | None = None,
+    *,
+    daf_config: DAFConfig | None = None,
 ) -> SweepResult:
     """Run trials of the sweep's study until it holds ``num_trials`` finished trials.
 
     Any number of these loops, in any processes on any machines sharing the storage, cooperate on one
     sweep. A loop with nothing left to ask waits for the other workers' trials (and retries those whose
-    workers die) rather than leaving early.
+    workers die) rather than leaving early. Without a ``plan``, the loop plans the sweep under
+    ``daf_config`` (see :func:`daf_core.sweeps.plan.sweep_daf_config`) and configures DAF's logging
+    with it, as a worker process does.
     """
-    plan = plan or plan_sweep(config)
-    study = study or open_study(plan)
+    if plan is None:
+        daf_config = sweep_daf_config(config, daf_config)
+        configure_logging(daf_config)
+        plan = plan_sweep(config, daf_config)
+    sweep = study or open_study(plan)
+    claim_checkpoint_root(plan)
     plan.sweep_dir.mkdir(parents=True, exist_ok=True)
+    logger.info("sweep %s: worker pid %d on %s starts", config.name, os.getpid(), socket.gethostname())
     while True:
-        reap_dead_trials(study)
-        tally = tally_trials(study)
+        reap_dead_trials(sweep)
+        tally = tally_trials(sweep)
         if tally.done(plan.num_trials):
             break
         if not tally.may_ask(plan.num_trials):
             time.sleep(POLL_INTERVAL_S)
             continue
-        study.sampler = sampler_for_trial(plan, len(study.get_trials(deepcopy=False)))
-        with quiet_optuna():
-            trial = study.ask(plan.distributions())
+        logger.debug("sweep %s: worker pid %d asks for a trial", config.name, os.getpid())
+        trial = sweep.study.ask(plan.distributions())
         trial.set_user_attr(ATTR_WORKER, worker_identity(trial.number))
-        reason = discard_reason(study, plan, trial.number)
+        reason = discard_reason(sweep, trial.number)
         if reason is not None:
-            _discard(study, trial, reason)
+            _discard(sweep, trial, reason)
             continue
-        _run_optuna_trial(study, plan, trial)
-    return write_results(study, plan)
+        _run_optuna_trial(sweep, trial)
+    return write_results(sweep)
 
 
-def _discard(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
-    """Close a trial that must not run. Its grid point is released (``GridSampler`` counts every
-    finished trial holding a ``grid_id`` as having visited that point) so that it can still be asked."""
+def _discard(sweep: SweepStudy, trial: optuna.Trial, reason: str) -> None:
+    """Close a trial that must not run; its slot or parameters belong to an earlier trial."""
     from optuna.trial import TrialState  # noqa: PLC0415
 
-    logger.info("trial %d discarded (%s): another worker took its slot", trial.number, reason)
+    logger.info("trial %d discarded (%s): an earlier trial has its slot or parameters", trial.number, reason)
     trial.set_user_attr(ATTR_DISCARDED, reason)
-    study._storage.set_trial_system_attr(trial._trial_id, "grid_id", None)
-    study.tell(trial, state=TrialState.FAIL)
+    sweep.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
 
 
-def _trial_dir(plan: SweepPlan, study: optuna.Study, number: int) -> Path:
-    """A retry works in the directory of the trial it retries, so its training resumes from there."""
-    frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
-    root = frozen.system_attrs.get("failed_trial", number)
-    return plan.sweep_dir / "trials" / f"trial_{int(root):04d}"
+# --------------------------------------------------------------------------------------------------
+# One trial
+# --------------------------------------------------------------------------------------------------
 
 
-def _run_optuna_trial(study: optuna.Study, plan: SweepPlan, trial: optuna.Trial) -> None:
+def _run_optuna_trial(sweep: SweepStudy, trial: optuna.Trial) -> None:
     from optuna.trial import TrialState  # noqa: PLC0415
 
+    # Phase 1: the trial's values and directories (a retry works where its first attempt did, so its
+    # training resumes there), announced in results.json.
+    plan, name = sweep.plan, sweep.plan.config.name
     hyperparameters = plan.hyperparameters(trial.params)
     trial.set_user_attr(ATTR_HYPERPARAMETERS, hyperparameters)
-    trial_dir = _trial_dir(plan, study, trial.number)
+    root = first_attempt(sweep.storage.get_trial(sweep.trial_id(trial.number)))
+    trial_dir, checkpoint_dir = plan.trial_dir(root), plan.trial_checkpoint_dir(root)
     trial_dir.mkdir(parents=True, exist_ok=True)
-    write_results(study, plan)
-    name = plan.config.name
+    write_results(sweep)
     logger.info("sweep %s: trial %d starts: %s", name, trial.number, hyperparameters)
 
-    def report(chunk: int, value: float) -> bool:
-        trial.report(value, chunk)
-        return trial.should_prune()
-
+    # Phase 2: train and evaluate it; every way it can end becomes attributes and a state for Optuna.
     started = time.monotonic()
+    tell: dict[str, Any]
     try:
-        outcome = _run_single_threaded(study, trial, plan, hyperparameters, trial_dir, report)
+        outcome = _run_with_heartbeat(sweep, trial, hyperparameters, trial_dir, checkpoint_dir)
     except TrialPruned as pruned:
         logger.info("sweep %s: trial %d %s", name, trial.number, pruned)
-        attrs = {
-            ATTR_METRICS: pruned.outcome.metrics,
-            ATTR_RUN_DIRS: pruned.outcome.run_dirs,
-            ATTR_DURATION: time.monotonic() - started,
-        }
-        _finish(study, trial, attrs, state=TrialState.PRUNED)
+        attrs = _outcome_attrs(pruned.outcome, started)
+        tell = {"state": TrialState.PRUNED}
     except KeyboardInterrupt:
-        _requeue(study, trial)
-        with contextlib.suppress(Exception):
-            write_results(study, plan)
+        _requeue(sweep, trial)
+        with contextlib.suppress(Exception):  # the requeue is what matters; results follow on the rerun
+            write_results(sweep)
         raise
     except Exception as err:  # noqa: BLE001 - a failed trial is recorded; the sweep goes on
         message = f"{type(err).__name__}: {err}"
         atomic_write_text(trial_dir / "error.txt", traceback.format_exc())
         logger.warning("sweep %s: trial %d failed: %s", name, trial.number, message)
         attrs = {ATTR_ERROR: message, ATTR_DURATION: time.monotonic() - started}
-        _finish(study, trial, attrs, state=TrialState.FAIL)
+        tell = {"state": TrialState.FAIL}
     else:
-        logger.info(
-            "sweep %s: trial %d: %s = %.4g",
-            name,
-            trial.number,
-            plan.config.objective_metric,
-            outcome.objective,
-        )
-        attrs = {
-            ATTR_METRICS: outcome.metrics,
-            ATTR_RUN_DIRS: outcome.run_dirs,
-            ATTR_DURATION: time.monotonic() - started,
-        }
-        _finish(study, trial, attrs, values=outcome.objective)
-    result = write_results(study, plan)
+        metric = plan.config.objective_metric
+        logger.info("sweep %s: trial %d: %s = %.4g", name, trial.number, metric, outcome.objective)
+        attrs = _outcome_attrs(outcome, started)
+        tell = {"values": outcome.objective, "state": TrialState.COMPLETE}
+
+    # Phase 3: tell Optuna, then rewrite results.json and the trial's own trial.json.
+    _finish(sweep, trial, attrs, **tell)
+    result = write_results(sweep)
     for record in result.trials:
         if record.trial_id == trial.number:
             atomic_write_json(trial_dir / "trial.json", json_safe(record.to_dict()))
 
 
-def _run_single_threaded(
-    study: optuna.Study,
+def _outcome_attrs(outcome: TrialOutcome, started: float) -> dict[str, Any]:
+    return {
+        ATTR_METRICS: outcome.metrics,
+        ATTR_RUN_DIRS: outcome.run_dirs,
+        ATTR_DURATION: time.monotonic() - started,
+    }
+
+
+def _run_with_heartbeat(
+    sweep: SweepStudy,
     trial: optuna.Trial,
-    plan: SweepPlan,
     hyperparameters: Mapping[str, Any],
     trial_dir: Path,
-    report: Any,
-) -> Any:
-    """The trial with its heartbeat running and one torch thread: parallel workers must not oversubscribe
-    a small machine, and a result must not depend on whether it ran in the caller's process or a worker."""
+    checkpoint_dir: Path,
+) -> TrialOutcome:
+    """The trial with its heartbeat running (which also reaps other workers' dead trials) and one torch
+    thread: parallel workers must not oversubscribe a small machine, and a result must not depend on
+    whether it ran in the caller's process or a worker."""
+
+    def report(chunk: int, value: float) -> bool:
+        trial.report(value, chunk)
+        return trial.should_prune()
+
+    on_reaped: Callable[[], Any] = lambda: write_results(sweep)  # noqa: E731 - results show the retries
     restore_threads = limit_threads(1)
     try:
-        with Heartbeat(study._storage, trial._trial_id):
-            return run_trial(plan, hyperparameters, trial_dir, report)
+        with Heartbeat(sweep, sweep.trial_id(trial.number), on_reaped):
+            return run_trial(sweep.plan, hyperparameters, trial_dir, checkpoint_dir, report)
     finally:
         restore_threads()
 
 
-def _finish(study: optuna.Study, trial: optuna.Trial, attrs: Mapping[str, Any], **tell: Any) -> None:
+def _finish(sweep: SweepStudy, trial: optuna.Trial, attrs: Mapping[str, Any], **tell: Any) -> None:
     """Record the trial's attributes and tell Optuna how it ended.
 
     If another worker already failed this trial (it missed heartbeats for the whole grace period), its
@@ -189,19 +195,16 @@ def _finish(study: optuna.Study, trial: optuna.Trial, attrs: Mapping[str, Any], 
     try:
         for key, value in attrs.items():
             trial.set_user_attr(key, json_safe(value))
-        study.tell(trial, **tell)
+        told = sweep.study.tell(trial, skip_if_finished=True, **tell).state == tell["state"]
     except optuna.exceptions.UpdateFinishedTrialError:
+        told = False
+    if not told:
         logger.warning("trial %d was failed by another worker meanwhile; its retry will run it", trial.number)
 
 
-def _requeue(study: optuna.Study, trial: optuna.Trial) -> None:
+def _requeue(sweep: SweepStudy, trial: optuna.Trial) -> None:
     """An interrupted trial is failed and queued again with the same parameters (as a dead one would be)."""
-    from optuna.trial import TrialState  # noqa: PLC0415
-
-    storage = study._storage
     try:
-        if storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
-            with quiet_optuna():
-                trial_retry_callback()(study, storage.get_trial(trial._trial_id))
+        fail_and_retry(sweep, trial.number)
     except Exception as err:  # noqa: BLE001 - the heartbeat will catch it if this fails
         logger.warning("could not requeue interrupted trial %d: %s", trial.number, err)
