@@ -18,9 +18,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from daf_core._internal.atomic import atomic_write_json
 from daf_core._internal.threads import limit_threads
 from daf_core.evaluation import evaluate_policies, resolve_policy
-from daf_core._internal.atomic import atomic_write_json
 from daf_core.missions import load_mission
 
 

@@ -13,8 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
-from daf_core.evaluation import evaluate_policies
 from daf_core._internal.atomic import atomic_write_json
+from daf_core.evaluation import evaluate_policies
 from daf_core.missions import BUILTIN_MISSIONS
 
 

@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from daf_core.config import DAFSweepConfig
 from daf_core._internal.atomic import atomic_write_json
+from daf_core.config import DAFSweepConfig
 from daf_core.sweeps import daf_launch_sweep
 
 GRID = {"learning_rate": [3e-4, 1e-3, 3e-3, 1e-2], "ent_coef": [0.0, 0.05]}

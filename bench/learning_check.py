@@ -20,9 +20,9 @@ from mettagrid.policy.loader import initialize_or_load_policy
 from mettagrid.policy.policy import PolicySpec
 from mettagrid.policy.policy_env_interface import PolicyEnvInterface
 
+from daf_core._internal.atomic import atomic_write_json
 from daf_core.comparison import daf_compare_policies
 from daf_core.config import DAFConfig, DAFTrainingConfig
-from daf_core._internal.atomic import atomic_write_json
 from daf_core.missions import load_mission
 from daf_core.training import train
 

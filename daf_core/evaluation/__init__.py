@@ -10,6 +10,8 @@ from daf_core._internal.process_state import import_preserving_process_state
 # mettagrid configures the root logger when first imported; this package's modules import it.
 import_preserving_process_state("mettagrid")
 
+from mettagrid.policy.policy import PolicySpec  # noqa: E402 - the policy spec evaluation takes
+
 from daf_core.evaluation.engine import EvaluationError, evaluate_policies  # noqa: E402
 from daf_core.evaluation.episodes import DEFAULT_ACTION_TIMEOUT_MS  # noqa: E402
 from daf_core.evaluation.subjects import (  # noqa: E402
@@ -29,6 +31,7 @@ __all__ = [
     "RECORD_KEY",
     "EvaluationError",
     "MissionUnderTest",
+    "PolicySpec",
     "PolicyUnderTest",
     "evaluate_policies",
     "load_records",

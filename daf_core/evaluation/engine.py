@@ -1,6 +1,6 @@
-"""Run episodes of policies on missions and return tidy per-episode records.
+"""The evaluation engine: resolve, resume from recorded episodes, plan, run, keep and save the records.
 
-This is DAF's measuring instrument: comparisons, benchmarks, sweeps and deployment validation all
+This is DAF's measuring instrument: comparisons, benchmarks and sweeps all
 read the DataFrame it returns. Three properties matter more than anything else here:
 
 * **Common random numbers.** Episode ``k`` of every policy on a mission uses seed ``seed + k`` for the
