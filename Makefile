@@ -14,7 +14,7 @@ STAMP := $(VENV)/.daf-installed
 
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install demo test lint bench clean
+.PHONY: install browser demo test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,16 @@ endif
 
 install: $(STAMP)
 
+# Debian's chromium, for the HTML report's browser test: installed when missing and this user may install
+# system packages (root, or passwordless sudo); otherwise the test is skipped and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; else SUDO=none; fi; \
+	  if [ "$$SUDO" != none ] && command -v apt-get >/dev/null 2>&1; then \
+	    $$SUDO apt-get install -y -q chromium >/dev/null || { $$SUDO apt-get update -q >/dev/null && \
+	      $$SUDO apt-get install -y -q chromium >/dev/null; } || echo "could not install chromium"; \
+	  else echo "chromium is not installed and this user cannot install system packages: the browser test will be skipped"; fi; }
+
 DAGSTER_HOME_DIR := $(CURDIR)/.dagster_home
 
 demo: install
@@ -47,7 +57,7 @@ demo: install
 	@echo "Dagster runs are in $(DAGSTER_HOME_DIR); browse them with:"
 	@echo "  DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(VENV)/bin/dagster-webserver -w workspace.yaml"
 
-test: install
+test: install browser
 	$(PY) -m pytest -q
 
 lint: install

@@ -113,7 +113,7 @@ def test_a_killed_sweep_resumes_with_the_draws_of_an_uninterrupted_one(tmp_path,
     settings = {
         "strategy": strategy,
         "num_trials": 4,
-        "training_steps": 4096,
+        "training_steps": 1024,
         "episodes_per_trial": 1,
         "objective_metric": "steps",
         "search_space": {

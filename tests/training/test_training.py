@@ -171,7 +171,7 @@ def _wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> No
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
-    config = small_run(tmp_path, num_steps=40 * EPOCH, run_name="killed")
+    config = small_run(tmp_path, num_steps=12 * EPOCH, run_name="killed")
     config_path = config.to_yaml(tmp_path / "run.yaml")
     run_dir = tmp_path / "checkpoints" / "killed"
     process = _start_cli(config_path)
@@ -182,8 +182,8 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
 
     result = train(DAFTrainingConfig.from_yaml(config_path), show_progress=False)
     assert result.resumed_from_step >= 3 * EPOCH
-    assert result.training_steps == 40 * EPOCH
-    assert metric_epochs(run_dir) == list(range(1, 41))
+    assert result.training_steps == 12 * EPOCH
+    assert metric_epochs(run_dir) == list(range(1, 13))
 
 
 class Crash(Exception):
