@@ -31,6 +31,8 @@ LAYERS = {
     "distributed_training": 6,
     "sweeps": 6,
     "demo": 7,
+    "orchestrators": 8,
+    "visualization": 7,
 }
 #: Packages whose ``__init__`` imports mettagrid/PufferLib behind the guard; their modules may import it.
 GUARDED = ("missions", "evaluation", "training")
@@ -46,6 +48,7 @@ LIGHT = [
     "daf_core.comparison",
     "daf_core.sweeps",
     "daf_core.environment_checks",
+    "daf_core.visualization",
 ]
 
 

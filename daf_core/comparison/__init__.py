@@ -18,7 +18,7 @@ from daf_core.comparison.benchmarks import (
     get_benchmark_suite,
 )
 from daf_core.comparison.report import AGGREGATE_MISSION, ComparisonReport, PolicyComparisonResult
-from daf_core.comparison.runner import daf_compare_from_config, daf_compare_policies
+from daf_core.comparison.runner import daf_compare_policies
 
 __all__ = [
     "ABLATION_OVERRIDE_KEYS",
@@ -29,7 +29,6 @@ __all__ = [
     "PolicyComparisonResult",
     "ablation_variant",
     "daf_benchmark_suite",
-    "daf_compare_from_config",
     "daf_compare_policies",
     "daf_policy_ablation",
     "get_benchmark_suite",

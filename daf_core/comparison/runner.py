@@ -22,7 +22,8 @@ from daf_core.comparison.report import (
     check_name,
     check_significance_level,
 )
-from daf_core.config import DAFComparisonConfig
+from daf_core.config import DAFConfig
+from daf_core.tracking import log_comparison
 
 if TYPE_CHECKING:
     from mettagrid.config.mettagrid_config import MettaGridConfig
@@ -101,8 +102,13 @@ def run_comparison(
     show_progress: bool,
     baseline: str | None = None,
     extra_metadata: Mapping[str, Any] | None = None,
+    daf_config: DAFConfig | None = None,
 ) -> ComparisonReport:
-    """Evaluate (common random numbers), build the report, compare, save: the shared body of every daf_*."""
+    """Evaluate (common random numbers), build the report, compare, save: the shared body of every daf_*.
+
+    With ``daf_config``, the per policy x mission means and IQMs (with their intervals) also go to
+    TensorBoard and MLflow as it says (:func:`daf_core.tracking.log_comparison`).
+    """
     from daf_core.evaluation import evaluate_policies  # noqa: PLC0415 - see the module docstring
 
     significance_level = check_significance_level(significance_level)
@@ -145,6 +151,22 @@ def run_comparison(
         report.save(output_dir)
     for comparison in report.comparisons:
         logger.info("%s", comparison.summary_string())
+    if daf_config is not None:
+        log_comparison(
+            daf_config,
+            Path(daf_config.output_dir),
+            name,
+            kind=kind,
+            summary=report.summary_statistics,
+            params={
+                "episodes_per_mission": episodes_per_mission,
+                "seed": seed,
+                "significance_level": significance_level,
+                "missions": report.missions,
+                "versions": metadata["versions"],
+            },
+            policy_params=metadata["policy_specs"],
+        )
     return report
 
 
@@ -159,6 +181,7 @@ def daf_compare_policies(
     output_dir: str | Path | None = None,
     name: str = "comparison",
     show_progress: bool = True,
+    daf_config: DAFConfig | None = None,
 ) -> ComparisonReport:
     """Run every policy on every mission on the same seeds and compare them pairwise.
 
@@ -166,7 +189,8 @@ def daf_compare_policies(
     directories, ``PolicySpec`` objects, or a ``{name: policy}`` mapping to choose report names.
     ``missions``: catalog names, mission files, or ``(name, MettaGridConfig)`` pairs as cogames takes them.
     Episode k of every policy uses seed ``seed + k``, so comparisons are paired. With ``output_dir`` the
-    report and raw records are saved there, and a rerun reuses episodes already recorded.
+    report and raw records are saved there, and a rerun reuses episodes already recorded. With
+    ``daf_config``, the per policy x mission summary also goes to TensorBoard and MLflow as it says.
     Raises ``EvaluationError`` (a RuntimeError) if episodes fail; finished ones are saved first.
     """
     resolved = resolve_policies(policies, "policies")
@@ -183,29 +207,5 @@ def daf_compare_policies(
         significance_level=significance_level,
         output_dir=output_dir,
         show_progress=show_progress,
+        daf_config=daf_config,
     )
-
-
-def daf_compare_from_config(
-    config: DAFComparisonConfig, *, max_parallel_jobs: int = 1, show_progress: bool = True
-) -> ComparisonReport:
-    """Run a :class:`DAFComparisonConfig`; with ``save_raw_results`` files go to ``output_dir/name``.
-
-    HTML reports belong to the visualization module, which DAF does not have yet: with
-    ``generate_html_report`` set, a warning says that no HTML was written.
-    """
-    output_dir = Path(config.output_dir) / config.name if config.save_raw_results else None
-    report = daf_compare_policies(
-        config.policies,
-        config.missions,
-        config.episodes_per_mission,
-        seed=config.seed,
-        max_parallel_jobs=max_parallel_jobs,
-        significance_level=config.significance_level,
-        output_dir=output_dir,
-        name=config.name,
-        show_progress=show_progress,
-    )
-    if config.generate_html_report:
-        logger.warning("generate_html_report: no HTML written (DAF has no visualization module yet)")
-    return report

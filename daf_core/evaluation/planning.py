@@ -33,8 +33,6 @@ class EpisodeBatch:
     batch_networks: bool = True
 
 
-
-
 def plan_batches(
     policies: Sequence[PolicyUnderTest],
     missions: Sequence[MissionUnderTest],

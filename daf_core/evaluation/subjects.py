@@ -53,7 +53,6 @@ class MissionUnderTest:
         return fingerprint(json.loads(self.env_cfg.model_dump_json()))
 
 
-
 def resolve_policy(
     policy: str | Path | PolicySpec | PolicyUnderTest, name: str | None = None
 ) -> PolicyUnderTest:

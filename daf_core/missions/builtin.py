@@ -198,4 +198,3 @@ BUILTIN_MISSIONS: dict[str, ExploreMission | CollectMission] = {
         ),
     )
 }
-

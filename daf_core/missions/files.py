@@ -56,4 +56,3 @@ def save_mission(env_cfg: MettaGridConfig, path: str | Path) -> Path:
     )
     atomic_write_text(path, text)
     return path
-

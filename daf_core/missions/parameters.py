@@ -26,9 +26,7 @@ class MissionParameters:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-def accepted_parameters(
-    fields: Sequence[str] = (), *, cogs: bool = True, variants: bool = True
-) -> list[str]:
+def accepted_parameters(fields: Sequence[str] = (), *, cogs: bool = True, variants: bool = True) -> list[str]:
     """Every parameter name a mission takes, given its own fields and whether it takes cogs and variants."""
     names = [*COGS_NAMES] if cogs else []
     names += [VARIANTS] if variants else []

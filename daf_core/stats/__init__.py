@@ -45,12 +45,18 @@ from daf_core.stats.intervals import (
     stratified_bootstrap_ci,
 )
 from daf_core.stats.pairwise import PairwiseTest, compare_samples
+from daf_core.stats.score_distributions import (
+    PerformanceProfile,
+    performance_profile,
+    probability_of_improvement_interval,
+)
 from daf_core.stats.summary import Summary, summarize
 
 __all__ = [
     "Interval",
     "IntervalEstimate",
     "PairwiseTest",
+    "PerformanceProfile",
     "Summary",
     "apply_correction",
     "cohens_d",
@@ -64,7 +70,9 @@ __all__ = [
     "mean_interval",
     "mean_of_means_interval",
     "paired_win_rate",
+    "performance_profile",
     "probability_of_improvement",
+    "probability_of_improvement_interval",
     "stratified_bootstrap_ci",
     "summarize",
 ]

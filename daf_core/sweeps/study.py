@@ -329,4 +329,3 @@ def write_results(sweep: SweepStudy) -> SweepResult:
     result = collect_results(sweep)
     result.save_json(sweep.plan.results_path)
     return result
-

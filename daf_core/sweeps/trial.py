@@ -17,7 +17,9 @@ evaluation engine, and score it. Nothing here knows about Optuna; the worker loo
 * **Global settings.** Training runs under the plan's DAFConfig: ``device: auto`` honours
   ``enable_gpu`` and ``gpu_memory_fraction``; ``monitor_system_stats`` writes each run's
   ``system.jsonl``; ``track_experiments`` records each training run in ``<output_dir>``'s experiments
-  log; ``max_checkpoints_to_keep`` prunes each run's checkpoints.
+  log; ``max_checkpoints_to_keep`` prunes each run's checkpoints; ``tensorboard`` and
+  ``mlflow_tracking_uri`` send each run's curves to TensorBoard and MLflow (and the worker loop logs each
+  ended trial there, :func:`daf_core.tracking.log_sweep_trial`).
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from daf_core.sweeps.plan import SweepPlan, claim_checkpoint_root, plan_sweep, s
 from daf_core.sweeps.results import SweepResult, json_safe
 from daf_core.sweeps.study import SweepStudy, discard_reason, open_study, tally_trials, write_results
 from daf_core.sweeps.trial import TrialOutcome, TrialPruned, run_trial
+from daf_core.tracking import log_sweep_trial
 
 if TYPE_CHECKING:
     import optuna
@@ -144,12 +145,23 @@ def _run_optuna_trial(sweep: SweepStudy, trial: optuna.Trial) -> None:
         attrs = _outcome_attrs(outcome, started)
         tell = {"values": outcome.objective, "state": TrialState.COMPLETE}
 
-    # Phase 3: tell Optuna, then rewrite results.json and the trial's own trial.json.
+    # Phase 3: tell Optuna, then rewrite results.json and the trial's own trial.json, and log the trial
+    # to TensorBoard and MLflow (DAFConfig).
     _finish(sweep, trial, attrs, **tell)
     result = write_results(sweep)
     for record in result.trials:
         if record.trial_id == trial.number:
             atomic_write_json(trial_dir / "trial.json", json_safe(record.to_dict()))
+            log_sweep_trial(
+                plan.daf_config,
+                plan.sweep_dir,
+                name,
+                record.trial_id,
+                state=record.state,
+                objective=record.primary_metric,
+                metrics=record.all_metrics,
+                hyperparameters=record.hyperparameters,
+            )
 
 
 def _outcome_attrs(outcome: TrialOutcome, started: float) -> dict[str, Any]:

@@ -66,7 +66,6 @@ def check_world_size(num_workers: int, context: WorkerContext) -> None:
     )
 
 
-
 def init_distributed(context: WorkerContext, backend: str, device: torch.device) -> None:
     """env:// rendezvous (MASTER_ADDR/MASTER_PORT), as torchrun and DAF's launcher set it up."""
     if context.world_size <= 1 or dist.is_initialized():
@@ -99,8 +98,6 @@ def unwrap(network: torch.nn.Module) -> torch.nn.Module:
     return getattr(network, "module", network)
 
 
-
-
 def stop_requested(requested: threading.Event) -> bool:
     """In a data-parallel run every rank must stop at the same epoch, so the flag is all-reduced."""
     if not dist.is_initialized():
@@ -108,7 +105,6 @@ def stop_requested(requested: threading.Event) -> bool:
     flag = torch.tensor([1.0 if requested.is_set() else 0.0])
     dist.all_reduce(flag, op=dist.ReduceOp.MAX)
     return bool(flag.item() > 0)
-
 
 
 def barrier() -> None:

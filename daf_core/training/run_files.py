@@ -48,7 +48,6 @@ def _name_part(text: str) -> str:
     return _UNSAFE_IN_NAME.sub("-", text).strip("-.") or "x"
 
 
-
 class RunFiles:
     """The run directory and what DAF writes there besides checkpoints; also PuffeRL's ``logger``."""
 
@@ -71,6 +70,13 @@ class RunFiles:
         if self.is_main:
             with open(self.run_dir / checkpoints.METRICS, "a") as handle:
                 handle.write(json.dumps(row, allow_nan=False) + "\n")
+
+    def metrics_rows(self) -> list[dict[str, Any]]:
+        """The rows written so far (after :meth:`keep_metrics_through`, each a whole line); [] off rank 0."""
+        path = self.run_dir / checkpoints.METRICS
+        if not self.is_main or not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
     def keep_metrics_through(self, epoch: int) -> None:
         """Drop the rows of epochs after ``epoch``, the checkpoint a resume starts from.
@@ -101,9 +107,7 @@ def _clean(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def metrics_row(
-    trainer: Any, missions: list[str], started: float, steps_at_start: int
-) -> dict[str, Any]:
+def metrics_row(trainer: Any, missions: list[str], started: float, steps_at_start: int) -> dict[str, Any]:
     world = trainer.context.world_size
     elapsed = max(time.time() - started, 1e-9)
     row: dict[str, Any] = {

@@ -42,7 +42,7 @@ from daf_core._internal.seeding import seed_everything
 from daf_core.config import DAFConfig, DAFTrainingConfig, configure_logging
 from daf_core.environment_checks import daf_select_training_device
 from daf_core.evaluation import policy_class_path
-from daf_core.tracking import SystemMonitor, record_experiment
+from daf_core.tracking import SystemMonitor, TrainingTrackers, record_experiment
 from daf_core.training import checkpoints
 from daf_core.training.environments import MissionEnvCreator, load_training_missions
 from daf_core.training.interrupts import sigint_stops_at_epoch_end
@@ -90,6 +90,7 @@ class DAFTrainer(pufferl.PuffeRL):
         self.completed_epoch = 0
         self.checkpointed_epoch: int | None = None
         self.updating = False
+        self.trackers = TrainingTrackers()  # TensorBoard and MLflow, opened by train() once resumed
         with warnings.catch_warnings():
             # float32 "autocast" on CPU is a no-op that PufferLib always sets up; its warning is noise.
             warnings.filterwarnings("ignore", message="In CPU autocast", category=UserWarning)
@@ -127,6 +128,7 @@ class DAFTrainer(pufferl.PuffeRL):
         """Write the completed epoch's checkpoint (rank 0) and prune old ones; the model file's path."""
         model_path = self._write_checkpoint() if self.context.is_main else None
         self.checkpointed_epoch = self.completed_epoch
+        self.trackers.rows_saved()
         return model_path
 
     def _write_checkpoint(self) -> Path:
@@ -185,7 +187,9 @@ def train(
     ``daf_config`` (default: one whose ``output_dir`` is the checkpoint directory's parent) supplies
     the checkpoint directory and how many checkpoints to keep unless ``config`` sets them, the GPU
     settings, logging (``verbose``, ``log_to_file``), ``max_parallel_jobs`` (at most that many
-    workers), system monitoring and the experiments log.
+    workers), system monitoring, the experiments log, and where the metrics rows also go: TensorBoard
+    (``tensorboard``) and MLflow (``mlflow_tracking_uri``, ``mlflow_experiment``), see
+    :mod:`daf_core.tracking.training_log`.
     """
     # 1. Settings: logging, this process's place in the run, its device and its seed.
     daf_config = daf_config or DAFConfig(output_dir=Path(config.checkpoint_dir).parent)
@@ -211,8 +215,9 @@ def train(
     run_dir = Path(config.checkpoint_dir) / run_name
     class_path = policy_class_path(config.policy_class_path)
     run_files = RunFiles(run_dir, class_path, interface, config.max_checkpoints_to_keep, context.is_main)
+    ran_config = _ran_config(config, run_name, shape)
     if context.is_main:
-        _write_run_config(run_dir, config, run_name, shape)
+        _write_run_config(run_dir, ran_config)
     barrier()
     logger.info(
         "training %s: %s on %s, %d agent steps, %d worker(s) on %s",
@@ -243,23 +248,33 @@ def train(
     run_files.keep_metrics_through(trainer.completed_epoch)
     steps_at_start = trainer.completed_step
 
-    # 5. Epochs until num_steps, a Ctrl-C (saved at the end of the epoch) or an error (not saved).
+    # 5. Epochs until num_steps, a Ctrl-C (saved at the end of the epoch) or an error (not saved); the
+    #    rows also go to TensorBoard and MLflow (DAFConfig), whose runs end with the final checkpoint.
     started = time.time()
     monitor = SystemMonitor(
         run_dir / "system.jsonl", enabled=daf_config.monitor_system_stats and context.is_main
     )
     try:
-        with monitor, sigint_stops_at_epoch_end() as stop:
-            _train_epochs(trainer, config, network, started, show_progress and context.is_main, stop)
-    except KeyboardInterrupt:
-        _save_on_interrupt(trainer)
-        raise
+        trainer.trackers = TrainingTrackers.open(
+            daf_config,
+            run_dir,
+            ran_config.model_dump(mode="json"),
+            start_step=steps_at_start * context.world_size,
+            kept_rows=run_files.metrics_rows(),
+            enabled=context.is_main,
+        )
+        with trainer.trackers:
+            try:
+                with monitor, sigint_stops_at_epoch_end() as stop:
+                    _train_epochs(trainer, config, network, started, show_progress and context.is_main, stop)
+            except KeyboardInterrupt:
+                _save_on_interrupt(trainer)
+                raise
+            # 6. The final checkpoint, the result, this worker's report and the experiments log.
+            if trainer.checkpointed_epoch != trainer.completed_epoch:
+                trainer.checkpoint()
     finally:
         trainer.shutdown()
-
-    # 6. The final checkpoint, the result, this worker's report and the experiments log.
-    if trainer.checkpointed_epoch != trainer.completed_epoch:
-        trainer.checkpoint()
     barrier()
     result = TrainingResult(
         run_dir=run_dir,
@@ -319,6 +334,7 @@ def _train_epochs(
             trainer.completed_epoch, trainer.completed_step = trainer.epoch, trainer.global_step
             row = metrics_row(trainer, config.missions, started, steps_at_start)
             trainer.run_files.append_metrics(row)
+            trainer.trackers.log_row(row)
             trainer.updating = False
             # Checkpoint, after the row: the epoch a checkpoint names always has its row.
             if trainer.checkpoint_due():
@@ -413,9 +429,9 @@ def _make_vecenv(env_cfgs: list[Any], config: DAFTrainingConfig, context: Worker
     )
 
 
-def _write_run_config(run_dir: Path, config: DAFTrainingConfig, run_name: str, shape: BatchShape) -> None:
-    """config.yaml: the config that runs (its name, and the minibatch actually used); rerunning it resumes."""
-    ran = config.model_copy(
+def _ran_config(config: DAFTrainingConfig, run_name: str, shape: BatchShape) -> DAFTrainingConfig:
+    """The config that runs: its name, and the minibatch actually used."""
+    return config.model_copy(
         update={
             "run_name": run_name,
             "ppo": config.ppo.model_copy(
@@ -423,8 +439,12 @@ def _write_run_config(run_dir: Path, config: DAFTrainingConfig, run_name: str, s
             ),
         }
     )
+
+
+def _write_run_config(run_dir: Path, ran_config: DAFTrainingConfig) -> None:
+    """config.yaml: the config that runs (see :func:`_ran_config`); rerunning it resumes."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    ran.to_yaml(run_dir / "config.yaml")
+    ran_config.to_yaml(run_dir / "config.yaml")
 
 
 def _write_worker_report(

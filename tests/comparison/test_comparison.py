@@ -25,13 +25,13 @@ from daf_core.comparison import (
     PolicyComparisonResult,
     ablation_variant,
     daf_benchmark_suite,
-    daf_compare_from_config,
     daf_compare_policies,
     daf_policy_ablation,
 )
 from daf_core.config import DAFComparisonConfig
 from daf_core.evaluation import load_records, resolve_policy
 from daf_core.missions import BUILTIN_MISSIONS, load_mission, save_mission
+from daf_core.orchestrators import daf_compare_from_config
 from daf_core.stats import compare_across_missions, compare_samples, holm_bonferroni
 
 # Welch's t-test gives p = 0.034 for these two samples: significant at 0.05, not at 0.01.

@@ -33,21 +33,7 @@ from daf_core.tracking import list_experiments
 from daf_core.training import TrainingResult, checkpoints, default_run_name, train
 from daf_core.training.__main__ import main as training_main
 from daf_core.training.run_files import RunFiles
-
-# tiny_walk: 2 agents x 16 environments x BPTT 64 = 2048 agent steps per epoch.
-EPOCH = 2048
-
-
-def small_run(tmp_path: Path, **overrides) -> DAFTrainingConfig:
-    settings = {
-        "missions": ["tiny_walk"],
-        "num_steps": 2 * EPOCH,
-        "checkpoint_dir": tmp_path / "checkpoints",
-        "checkpoint_interval": 1,
-        "device": "cpu",
-        **overrides,
-    }
-    return DAFTrainingConfig(**settings)
+from tests.training.small_runs import EPOCH, small_run
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
