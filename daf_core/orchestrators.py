@@ -11,12 +11,18 @@ import logging
 from pathlib import Path
 
 from daf_core.comparison import ComparisonReport, daf_compare_policies
-from daf_core.config import DAFComparisonConfig
+from daf_core.config import DAFComparisonConfig, DAFDeploymentConfig
+from daf_core.deployment import (
+    DeploymentResult,
+    daf_deploy_policy,
+    daf_package_policy,
+    validate_bundle_config,
+)
 from daf_core.visualization import daf_export_comparison_html
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["daf_compare_from_config"]
+__all__ = ["daf_compare_from_config", "daf_deploy_from_config"]
 
 
 def daf_compare_from_config(
@@ -44,3 +50,46 @@ def daf_compare_from_config(
         path = daf_export_comparison_html(report, folder / "report.html")
         logger.info("HTML report of %r: %s", config.name, path)
     return report
+
+
+def daf_deploy_from_config(
+    config: DAFDeploymentConfig,
+    *,
+    auth_token: str | None = None,
+    package_dir: str | Path = "daf_output/packages",
+    mission: str | Path | None = None,
+    seed: int = 0,
+) -> DeploymentResult:
+    """Package, validate in isolation, then deploy a :class:`DAFDeploymentConfig`'s policy.
+
+    Each step runs only when the one before succeeded; the first that fails is returned as it is (its
+    status says which: "deployment_failed" from packaging or deploying, "validation_failed" from the
+    isolated validation), so a result is "success" only when the server serves the new version.
+    ``mission`` is the mission whose interface the bundle records (default: the checkpoint run's, else
+    the first validation mission). With ``config.dry_run`` the bundle is still built and validated, and
+    the deployment shows what it would send.
+    """
+    packaged = daf_package_policy(
+        config.policy_class_path,
+        config.weights_path,
+        policy_name=config.policy_name,
+        version=config.version,
+        output_dir=package_dir,
+        mission=mission or (config.validation_missions[0] if config.validation_missions else None),
+    )
+    if not packaged.ok or packaged.package_path is None:
+        return packaged
+    report = validate_bundle_config(packaged.package_path, config, seed=seed)
+    if not report.passed:
+        return packaged.model_copy(
+            update={
+                "status": "validation_failed",
+                "message": report.summary(),
+                "details": packaged.details | {"validation": report.to_dict()},
+            }
+        )
+    logger.info("%s %s: %s", config.policy_name, config.version, report.summary())
+    deployed = daf_deploy_policy(
+        config.policy_name, packaged.package_path, config.deployment_endpoint, auth_token, config=config
+    )
+    return deployed.model_copy(update={"details": deployed.details | {"validation": report.to_dict()}})

@@ -30,6 +30,9 @@ LAYERS = {
     "training": 5,
     "distributed_training": 6,
     "sweeps": 6,
+    "deployment": 6,
+    "server": 7,
+    "cli": 8,
     "demo": 7,
     "orchestrators": 8,
     "visualization": 7,
@@ -49,6 +52,8 @@ LIGHT = [
     "daf_core.sweeps",
     "daf_core.environment_checks",
     "daf_core.visualization",
+    "daf_core.deployment",
+    "daf_core.server",
 ]
 
 

@@ -130,12 +130,18 @@ def _raw_buffers(sim: Simulation) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _initial_state(policy: MultiAgentPolicy, network: Any, rows: int, device: str) -> dict[str, Any] | None:
-    """Zero LSTM state in PufferLib's layout ``(rows, layers, hidden)``; None for feed-forward nets."""
+    """Zero LSTM state for ``rows`` agents; None for feed-forward nets."""
+    recurrent = getattr(policy, "is_recurrent", lambda: False)()
+    return zero_recurrent_state(network, rows, device) if recurrent else None
+
+
+def zero_recurrent_state(network: Any, rows: int, device: str = "cpu") -> dict[str, Any]:
+    """Zero LSTM state of a recurrent PufferLib network in its layout ``(rows, layers, hidden)``.
+
+    The one place that knows the layout: the batched rollout and the policy server both start episodes here.
+    """
     import torch  # noqa: PLC0415
 
-    recurrent = getattr(policy, "is_recurrent", lambda: False)()
-    if not recurrent:
-        return None
     rnn = getattr(network, "_rnn", None)
     layers = rnn.num_layers * (2 if rnn.bidirectional else 1) if rnn is not None else 1
     shape = (rows, layers, int(network.hidden_size))
