@@ -9,6 +9,8 @@ stand in for ``daf token create``.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -18,12 +20,18 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from daf_core.server.store import Store
-from daf_core.server.tokens import SCOPES, token_record
+from daf_core.server.tokens import SCOPES, hash_token, token_record
 
 logger = logging.getLogger(__name__)
 
 #: Seconds to wait for the introspection endpoint before the request fails with 503.
 INTROSPECTION_TIMEOUT_S = 10.0
+#: Seconds a token's answer (from the store or the introspection service) is reused without asking
+#: again, so a revoked token stops working within this time. Clients call the act endpoint once per game
+#: step, and the store lookup was the largest cost of a request after the network's forward pass.
+PRINCIPAL_CACHE_S = 1.0
+#: Tokens remembered at once; past this the memory is cleared (a burst of distinct bad tokens can't grow it).
+PRINCIPAL_CACHE_SIZE = 4096
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `daf token create` (or the auth server)")
 
@@ -46,12 +54,29 @@ class Authenticator:
         self._store = store
         self._introspection_url = authentication_server
         self._client = httpx.Client(timeout=INTROSPECTION_TIMEOUT_S) if authentication_server else None
+        self._recent: dict[str, tuple[float, Principal | None]] = {}  # token hash -> (when, answer)
+        self._recent_lock = threading.Lock()
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
 
     def principal(self, token: str) -> Principal | None:
+        """The token's holder, or None; answers are reused for :data:`PRINCIPAL_CACHE_S` seconds."""
+        key = hash_token(token)
+        now = time.monotonic()
+        with self._recent_lock:
+            recent = self._recent.get(key)
+        if recent is not None and now - recent[0] < PRINCIPAL_CACHE_S:
+            return recent[1]
+        answer = self._ask(token)
+        with self._recent_lock:
+            if len(self._recent) >= PRINCIPAL_CACHE_SIZE:
+                self._recent.clear()
+            self._recent[key] = (now, answer)
+        return answer
+
+    def _ask(self, token: str) -> Principal | None:
         record = token_record(self._store, token)
         if record is not None:
             return Principal(record.name, frozenset(record.scopes))

@@ -4,10 +4,12 @@ checked by an RFC 7662 introspection service on loopback (the ``introspection`` 
 from __future__ import annotations
 
 import hashlib
+import time
 
 import pytest
 from sqlalchemy import MetaData, create_engine, select
 
+from daf_core.server.auth import PRINCIPAL_CACHE_S
 from tests.server.introspection import IntrospectionServer
 from tests.server.running_server import RunningServer, create_token, daf
 
@@ -85,6 +87,7 @@ def test_a_revoked_token_is_refused(server: RunningServer):
         assert client.get("/v1/policies/nobody").status_code == 404  # accepted, then: no such policy
         done = daf("token", "revoke", "--name", "temporary", *server.store_args)
         assert done.returncode == 0, done.stderr
+        time.sleep(PRINCIPAL_CACHE_S)  # the server reuses a token's answer at most this long
         assert client.get("/v1/policies/nobody").status_code == 403
     listed = daf("token", "list", *server.store_args)
     assert "temporary\tact\t" in listed.stdout and "revoked" in listed.stdout
