@@ -51,14 +51,16 @@ DAGSTER_HOME_DIR := $(CURDIR)/.dagster_home
 
 demo: install
 	@mkdir -p $(DAGSTER_HOME_DIR) && cp dagster.yaml $(DAGSTER_HOME_DIR)/dagster.yaml
-	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(VENV)/bin/dagster job execute -m daf_dagster.definitions -j demo_job \
-	  -c configs/dagster/demo_job.yaml
-	$(PY) -m daf_core.demo daf_output/dagster/baseline_evaluation
-	@echo "Dagster runs are in $(DAGSTER_HOME_DIR); browse them with:"
-	@echo "  DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(VENV)/bin/dagster-webserver -w workspace.yaml"
+	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(VENV)/bin/dagster job execute -m daf_dagster.definitions -j quickstart_job \
+	  -c configs/dagster/quickstart_job.yaml
+	@DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(PY) -m daf_core.demo
+
+# Test files are spread over TEST_WORKERS processes (pytest-xdist), each file whole in one worker, so
+# module fixtures are shared as written; TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
 
 test: install browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	$(VENV)/bin/ruff check daf_core daf_dagster tests bench

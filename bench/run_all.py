@@ -34,6 +34,7 @@ RUNS: dict[str, list[tuple[str, list[str]]]] = {
     "sweeps": [("bench_sweeps.py", ["--trials", "8"]), ("bench_sweeps.py", ["--trials", "16"])],
     "learning": [("learning_check.py", [])],
     "server": [("bench_server.py", [])],
+    "dagster": [("bench_dagster.py", []), ("bench_dagster.py", ["--steps", "262144"])],
 }
 
 

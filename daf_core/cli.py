@@ -1,23 +1,42 @@
 """The ``daf`` command: thin subcommands over daf_core's functions.
 
+Workflows: ``daf run PIPELINE.yaml`` runs a :class:`~daf_core.config.DAFPipelineConfig` (a table of its
+stages; exit 0 only when every stage completed, 1 when one failed, 2 when the config is bad, naming the
+field); ``daf train``, ``daf sweep`` and ``daf compare`` run one training, sweep or comparison config;
+``daf benchmark`` runs policies on a benchmark suite; ``daf package`` and ``daf validate`` build and
+check a policy bundle; ``daf check`` checks the environment (exit 1 when unhealthy). ``--daf-config``
+gives the global :class:`~daf_core.config.DAFConfig` where one applies.
+
 ``daf serve`` starts the policy server (FastAPI on uvicorn); ``daf token create|list|revoke`` manages its
 bearer tokens in the same store. Every flag of ``serve`` is a :class:`~daf_core.server.ServerSettings`
 field; a flag left out keeps the field's default, so defaults live in one place, and a bad value stops
 the command with the field's name and the value.
+
+Exit status: 0 done, 1 the work ran and failed, 2 bad input (a config, a flag, a missing file). Every
+import of daf_core's work happens inside its command, so ``daf --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from daf_core.config import DAFConfig
+    from daf_core.orchestrators import PipelineResult
 
 logger = logging.getLogger(__name__)
 
 app = typer.Typer(
-    name="daf", help="DAF: the policy server and its tokens.", no_args_is_help=True, add_completion=False
+    name="daf",
+    help="DAF: pipelines, training, sweeps, comparisons, benchmarks, policy bundles and the policy server.",
+    no_args_is_help=True,
+    add_completion=False,
 )
 token_app = typer.Typer(
     help="Bearer tokens of a policy server (stored hashed; shown once).", no_args_is_help=True
@@ -195,6 +214,331 @@ def token_revoke(
     finally:
         store.close()
     typer.echo(f"revoked {name}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Workflows
+# --------------------------------------------------------------------------------------------------
+
+DafConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--daf-config",
+        help="A DAFConfig file: output and checkpoint directories, parallel jobs, logging, tracking.",
+    ),
+]
+ConfigOption = Annotated[Path, typer.Option("--config", help="The config file (YAML or JSON).")]
+
+
+def _exit(message: str, code: int) -> NoReturn:
+    typer.echo(f"daf: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _load(model: Any, path: Path) -> Any:
+    """``model`` from ``path``; a missing or bad file exits with status 2 and the message naming it."""
+    try:
+        return model.from_file(path)
+    except (ValueError, FileNotFoundError) as err:
+        _exit(str(err), 2)
+
+
+def _daf_config(path: Path | None) -> DAFConfig | None:
+    from daf_core.config import DAFConfig  # noqa: PLC0415
+
+    return _load(DAFConfig, path) if path is not None else None
+
+
+def _jobs(daf_config: DAFConfig | None) -> int:
+    """Episode workers: the DAFConfig's ``max_parallel_jobs`` when one is given, else 1."""
+    return daf_config.max_parallel_jobs if daf_config is not None else 1
+
+
+def _console() -> Console:
+    from rich.console import Console  # noqa: PLC0415
+
+    return Console()
+
+
+@app.command("run")
+def run_pipeline(
+    pipeline: Annotated[Path, typer.Argument(help="A DAFPipelineConfig file (YAML or JSON).")],
+    output_dir: Annotated[
+        Path | None, typer.Option(help="Write under DIR/<name>/ instead of the config's output_dir.")
+    ] = None,
+    stage: Annotated[
+        list[str] | None,
+        typer.Option(help="Run these stages instead of the config's, in this order (repeat)."),
+    ] = None,
+    stop_on_failure: Annotated[
+        bool | None,
+        typer.Option(
+            "--stop-on-failure/--keep-going",
+            help="Stop at the first failed stage, or run every stage that does not depend on it "
+            "(default: the config's stop_on_failure).",
+        ),
+    ] = None,
+    parallel: Annotated[
+        bool | None,
+        typer.Option(
+            "--parallel/--sequential",
+            help="Start each stage once its dependencies are done, or one at a time "
+            "(default: the config's parallel_stages).",
+        ),
+    ] = None,
+    daf_config: DafConfigOption = None,
+    progress: Annotated[bool, typer.Option(help="Show each stage's state while it runs.")] = True,
+) -> None:
+    """Run a pipeline's stages and print how each ended; exit 0 only when every stage completed."""
+    from daf_core.config import DAFPipelineConfig  # noqa: PLC0415
+    from daf_core.orchestrators import daf_run_pipeline  # noqa: PLC0415
+
+    config = _load(DAFPipelineConfig, pipeline)
+    changes = {
+        "output_dir": str(output_dir) if output_dir is not None else None,
+        "stages": stage or None,
+        "stop_on_failure": stop_on_failure,
+        "parallel_stages": parallel,
+        "daf_config": str(daf_config) if daf_config is not None else None,
+    }
+    try:
+        config = config.with_changes(**{key: value for key, value in changes.items() if value is not None})
+        result = daf_run_pipeline(config, show_progress=progress)
+    except (ValueError, FileNotFoundError) as err:
+        _exit(f"{pipeline}: {err}", 2)
+    _print_pipeline(result)
+    raise typer.Exit(0 if result.is_success() else 1)
+
+
+def _print_pipeline(result: PipelineResult) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title=f"pipeline {result.pipeline_name}: {result.status}")
+    for column in ("stage", "status", "seconds", "details"):
+        table.add_column(column, justify="right" if column == "seconds" else "left")
+    colour = {"success": "green", "failed": "red", "skipped": "yellow"}
+    for stage in result.stages:
+        details = stage.error or stage.reason or stage.summary.get("headline", "")
+        table.add_row(stage.name, f"[{colour[stage.status]}]{stage.status}", f"{stage.seconds:.1f}", details)
+    _console().print(table)
+    for line in result.errors:
+        typer.echo(f"failed: {line}")
+    typer.echo(
+        f"{result.status}: {len(result.stages_completed)} of {len(result.stages)} stages completed in "
+        f"{result.total_time_seconds:.1f} s; result: {Path(str(result.output_dir)) / 'pipeline_result.json'}"
+    )
+
+
+@app.command()
+def train(config: ConfigOption, daf_config: DafConfigOption = None) -> None:
+    """Train (or resume) one DAFTrainingConfig run; prints its checkpoint."""
+    from daf_core.config import DAFTrainingConfig  # noqa: PLC0415
+    from daf_core.distributed_training import daf_launch_distributed_training  # noqa: PLC0415
+
+    training = _load(DAFTrainingConfig, config)
+    global_config = _daf_config(daf_config)
+    try:
+        result = daf_launch_distributed_training(training_config=training, daf_config=global_config)
+    except (RuntimeError, ValueError, FileNotFoundError, ImportError) as err:
+        _exit(f"training failed: {err}", 1)
+    typer.echo(f"run: {result.run_dir}")
+    typer.echo(f"checkpoint: {result.final_checkpoint}")
+    typer.echo(
+        f"{result.training_steps} agent steps on {result.num_workers} worker(s), "
+        f"{result.training_rate():.0f} steps/s"
+    )
+
+
+@app.command()
+def sweep(config: ConfigOption, daf_config: DafConfigOption = None) -> None:
+    """Run (or continue) a DAFSweepConfig sweep; prints its best trials."""
+    from daf_core.config import DAFSweepConfig  # noqa: PLC0415
+    from daf_core.sweeps import daf_launch_sweep  # noqa: PLC0415
+
+    sweep_config = _load(DAFSweepConfig, config)
+    global_config = _daf_config(daf_config)
+    try:
+        result = daf_launch_sweep(sweep_config, global_config)
+    except (RuntimeError, ValueError, FileNotFoundError, ImportError) as err:
+        _exit(f"sweep failed: {err}", 1)
+    result.print_summary(_console())
+    typer.echo(f"results: {Path(sweep_config.output_dir) / sweep_config.name / 'results.json'}")
+
+
+@app.command()
+def compare(config: ConfigOption, daf_config: DafConfigOption = None) -> None:
+    """Compare a DAFComparisonConfig's policies on the same seeds; prints the leaderboard."""
+    from daf_core.config import DAFComparisonConfig  # noqa: PLC0415
+    from daf_core.orchestrators import daf_compare_from_config  # noqa: PLC0415
+    from daf_core.visualization import daf_generate_leaderboard  # noqa: PLC0415
+
+    comparison = _load(DAFComparisonConfig, config)
+    global_config = _daf_config(daf_config)
+    folder = Path(comparison.output_dir) / comparison.name
+    try:
+        report = daf_compare_from_config(
+            comparison, max_parallel_jobs=_jobs(global_config), daf_config=global_config
+        )
+    except (RuntimeError, ValueError, FileNotFoundError, ImportError) as err:
+        _exit(f"comparison failed: {err}", 1)
+    typer.echo(daf_generate_leaderboard(report, folder / "leaderboard.md"))
+    typer.echo(f"report: {folder}")
+
+
+@app.command()
+def benchmark(
+    suite: Annotated[str, typer.Option(help="A benchmark suite: quick or standard.")] = "standard",
+    policy: Annotated[
+        list[str] | None,
+        typer.Option(help="A policy to benchmark (shorthand, class path, checkpoint). Repeat."),
+    ] = None,
+    episodes: Annotated[
+        int | None,
+        typer.Option(help="Episodes per mission instead of the suite's (changes its fingerprint)."),
+    ] = None,
+    output_dir: Annotated[Path, typer.Option(help="The report goes to DIR/<suite>/.")] = Path(
+        "./daf_output/benchmarks"
+    ),
+) -> None:
+    """Run policies on a benchmark suite; prints the leaderboard."""
+    from daf_core.comparison import daf_benchmark_suite  # noqa: PLC0415
+    from daf_core.visualization import daf_generate_leaderboard  # noqa: PLC0415
+
+    if not policy:
+        _exit("benchmark: give at least one --policy", 2)
+    folder = output_dir / suite
+    try:
+        report = daf_benchmark_suite(policy, suite, episodes_per_mission=episodes, output_dir=folder)
+    except (ValueError, FileNotFoundError) as err:
+        _exit(str(err), 2)
+    except RuntimeError as err:
+        _exit(f"benchmark failed: {err}", 1)
+    typer.echo(daf_generate_leaderboard(report, folder / "leaderboard.md"))
+    typer.echo(f"report: {folder}")
+
+
+@app.command()
+def package(
+    policy_class_path: Annotated[
+        str, typer.Argument(help="The policy's class: a shorthand (lstm) or class path.")
+    ],
+    weights: Annotated[
+        Path | None, typer.Option(help="A weights file or a checkpoint run directory (none: no weights).")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="The bundle's policy name (default: from the run).")
+    ] = None,
+    version: Annotated[str, typer.Option(help="The bundle's semantic version.")] = "0.1.0",
+    output_dir: Annotated[Path, typer.Option(help="Where <name>-<version>.zip goes.")] = Path(
+        "./daf_output/packages"
+    ),
+    mission: Annotated[
+        str | None, typer.Option(help="The mission whose interface the policy plays (default: the run's).")
+    ] = None,
+) -> None:
+    """Package a policy as a cogames bundle with DAF's manifest; prints its path and sha256."""
+    from daf_core.deployment import daf_package_policy  # noqa: PLC0415
+
+    try:
+        result = daf_package_policy(
+            policy_class_path,
+            weights,
+            policy_name=name,
+            version=version,
+            output_dir=output_dir,
+            mission=mission,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        _exit(str(err), 2)
+    if not result.ok:
+        _exit(result.message, 1)
+    typer.echo(f"bundle: {result.package_path}")
+    typer.echo(f"sha256: {result.details['sha256']}")
+
+
+@app.command()
+def validate(
+    bundle: Annotated[
+        Path | None, typer.Argument(help="A bundle zip (or unpacked bundle directory).")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="A DAFDeploymentConfig: its validation settings; without a bundle, its policy is packaged "
+            "and validated."
+        ),
+    ] = None,
+    mission: Annotated[list[str] | None, typer.Option(help="A validation mission (repeat).")] = None,
+    episodes: Annotated[int | None, typer.Option(help="Episodes per validation mission.")] = None,
+) -> None:
+    """Play a bundle in a fresh, limited interpreter and judge it; exit 1 when it fails."""
+    from daf_core.config import DAFDeploymentConfig  # noqa: PLC0415
+    from daf_core.deployment import (  # noqa: PLC0415
+        daf_validate_deployment,
+        validate_bundle,
+        validate_bundle_config,
+    )
+
+    if bundle is None and config is None:
+        _exit("validate: give a bundle, a --config, or both", 2)
+    if config is None and not mission:
+        _exit("validate: give the validation missions (--mission), or a --config that lists them", 2)
+    deployment = _load(DAFDeploymentConfig, config) if config is not None else None
+    overrides: dict[str, Any] = {"validation_missions": list(mission)} if mission else {}
+    if episodes is not None:
+        overrides["validation_episodes"] = episodes
+    try:
+        if deployment is None:
+            report = validate_bundle(bundle, missions=list(mission or []), **_episodes(episodes))
+            summary, passed = report.summary(), report.passed
+        elif bundle is None:
+            outcome = daf_validate_deployment(
+                deployment.policy_class_path,
+                deployment.weights_path,
+                config=deployment,
+                **overrides,
+            )
+            summary, passed = outcome.message, outcome.ok
+        else:
+            checked = DAFDeploymentConfig.from_dict({**deployment.to_dict(), **overrides})
+            report = validate_bundle_config(bundle, checked)
+            summary, passed = report.summary(), report.passed
+    except (ValueError, FileNotFoundError) as err:
+        _exit(str(err), 2)
+    typer.echo(summary)
+    raise typer.Exit(0 if passed else 1)
+
+
+def _episodes(episodes: int | None) -> dict[str, int]:
+    return {"episodes": episodes} if episodes is not None else {}
+
+
+@app.command()
+def check(
+    mission: Annotated[list[str] | None, typer.Option(help="A mission to build and check (repeat).")] = None,
+    checkpoint_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where free disk space is checked (default: the DAFConfig's checkpoint_dir)."),
+    ] = None,
+    min_disk_gb: Annotated[float, typer.Option(help="Free space needed there.")] = 10.0,
+    cuda: Annotated[bool, typer.Option(help="Check CUDA (a CPU-only machine passes with a warning).")] = True,
+    require_cuda: Annotated[bool, typer.Option(help="Fail when no CUDA device is usable.")] = False,
+    daf_config: DafConfigOption = None,
+) -> None:
+    """Check dependencies, CUDA, disk space and missions before a run; exit 1 when unhealthy."""
+    from daf_core.config import DAFConfig  # noqa: PLC0415
+    from daf_core.environment_checks import daf_check_environment  # noqa: PLC0415
+
+    global_config = _daf_config(daf_config) or DAFConfig()
+    result = daf_check_environment(
+        mission or None,
+        check_cuda=cuda,
+        checkpoint_dir=checkpoint_dir or global_config.checkpoint_dir,
+        min_available_gb=min_disk_gb,
+        require_cuda=require_cuda,
+    )
+    typer.echo(result.summary())
+    raise typer.Exit(0 if result.is_healthy() else 1)
 
 
 def main() -> None:

@@ -1,111 +1,56 @@
-"""Print the result of ``make demo``: what the Dagster ``demo_job`` recorded, and its HTML report.
+"""Print what ``make demo`` made: the quickstart's leaderboard, where its HTML report is, how to browse it.
 
-``make demo`` runs ``dagster job execute -j demo_job`` (environment check, then a short real evaluation
-of ``random`` and ``noop`` on the built-in ``explore`` mission), then
-``python -m daf_core.demo <records dir>`` to show what it measured, write ``report.html`` there (the
-comparison of the demo's policies, see :mod:`daf_core.visualization.html_report`) and say where the
-files are.
+``make demo`` runs the Dagster job ``quickstart_job`` (train ``lstm`` on ``collect``, compare it with
+``random`` and the untrained network on held-out maps, report, package, validate), then
+``python -m daf_core.demo``, which reads what the ``quickstart_report`` asset wrote to
+``<output root>/comparisons/quickstart/`` (the output root: ``$DAF_OUTPUT_ROOT``, else the repository's
+``daf_output``, as the Dagster resources have it). It only reads files, so it never imports Dagster.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.markdown import Markdown
 
-from daf_core.records import load_records
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REPORT_NAME = "quickstart"
 
-REPORT_FILE = "report.html"
+
+def default_report_dir() -> Path:
+    root = Path(os.environ.get("DAF_OUTPUT_ROOT") or "daf_output").expanduser()
+    return (root if root.is_absolute() else REPO_ROOT / root) / "comparisons" / REPORT_NAME
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("records_dir", type=Path, help="output_dir of the baseline_evaluation asset")
-    args = parser.parse_args(argv)
-
-    records = load_records(args.records_dir / "episodes.parquet")
-    console = Console()
-    console.print(_rewards_table(records))
-    report_path = write_report(args.records_dir, records)
-    # Never wrapped, so the path can be copied whatever the terminal's width.
-    console.print(f"HTML report (a comparison of the demo's policies): {report_path}", soft_wrap=True)
-    console.print("Outputs:")
-    for path in sorted(args.records_dir.iterdir()):
-        console.print(f"  {path}")
-    return 0
-
-
-def _rewards_table(records: Any) -> Table:
-    table = Table(title="Total episode reward per policy and mission (same seeds for every policy)")
-    for column in ("mission", "policy", "episodes", "mean", "std", "min", "max"):
-        table.add_column(column, justify="left" if column in ("mission", "policy") else "right")
-    for (mission, policy), group in records.groupby(["mission", "policy"], sort=True):
-        rewards = group["reward"]
-        table.add_row(
-            str(mission),
-            str(policy),
-            str(len(group)),
-            f"{rewards.mean():.3f}",
-            f"{rewards.std(ddof=1):.3f}",
-            f"{rewards.min():.3f}",
-            f"{rewards.max():.3f}",
-        )
-    return table
-
-
-def write_report(records_dir: Path, records: Any) -> Path:
-    """The records as a comparison report, its design from the evaluation's manifest, as HTML beside them."""
-    from daf_core.comparison import ComparisonReport  # noqa: PLC0415 - the figures load matplotlib
-    from daf_core.comparison.runner import package_versions  # noqa: PLC0415
-    from daf_core.evaluation.engine import MANIFEST_FILE  # noqa: PLC0415 - seed, episodes, fingerprints
-    from daf_core.visualization.html_report import daf_export_comparison_html  # noqa: PLC0415
-
-    manifest_path = records_dir / MANIFEST_FILE
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    metadata = {
-        "kind": "Dagster demo_job (baseline_evaluation asset)",
-        "policy_specs": {
-            name: _policy_spec(name, fingerprint)
-            for name, fingerprint in manifest.get("policies", {}).items()
-        },
-        "mission_fingerprints": manifest.get("missions", {}),
-        "versions": package_versions(),
-    }
-    if "episodes" in manifest:
-        metadata["episodes_per_mission"] = manifest["episodes"]
-    report = ComparisonReport.from_records(
-        records, name="demo", seed=int(manifest.get("seed", 0)), metadata=metadata
+    parser.add_argument(
+        "report_dir",
+        nargs="?",
+        type=Path,
+        default=default_report_dir(),
+        help="the quickstart_report asset's folder (default: %(default)s)",
     )
-    return daf_export_comparison_html(report, records_dir / REPORT_FILE)
-
-
-def _policy_spec(name: str, recorded_fingerprint: str) -> dict[str, Any]:
-    """What ran under ``name``: the recorded fingerprint, and the spec when ``name`` resolves to a policy
-    with that very fingerprint (class, init kwargs and weights unchanged since the run).
-
-    A policy given as a checkpoint path is recorded under a name derived from it, which names no policy:
-    then only the fingerprint is known.
-    """
-    from daf_core.evaluation import resolve_policy  # noqa: PLC0415 - mettagrid, only when writing a report
-
-    try:
-        policy = resolve_policy(name)
-    except (ValueError, FileNotFoundError):
-        return {"fingerprint": recorded_fingerprint}
-    if policy.fingerprint() != recorded_fingerprint:
-        return {"fingerprint": recorded_fingerprint}
-    spec = policy.spec
-    return {
-        "class_path": spec.class_path,
-        "data_path": spec.data_path,
-        "init_kwargs": dict(spec.init_kwargs),
-        "fingerprint": recorded_fingerprint,
-    }
+    args = parser.parse_args(argv)
+    leaderboard, report = args.report_dir / "leaderboard.md", args.report_dir / "report.html"
+    console = Console()
+    if not leaderboard.is_file():
+        console.print(f"No quickstart report in {args.report_dir}: run `make demo` first.", soft_wrap=True)
+        return 1
+    console.print(Markdown(leaderboard.read_text()))
+    # Never wrapped, so the paths can be copied whatever the terminal's width.
+    console.print(f"HTML report: {report}", soft_wrap=True)
+    console.print(f"Leaderboard, report.json and episodes: {args.report_dir}", soft_wrap=True)
+    home = os.environ.get("DAGSTER_HOME")
+    if home:
+        webserver = Path(sys.executable).with_name("dagster-webserver")
+        console.print("Browse the runs, assets and their metadata in Dagster's UI (http://127.0.0.1:3000):")
+        console.print(f"  DAGSTER_HOME={home} {webserver} -w {REPO_ROOT / 'workspace.yaml'}", soft_wrap=True)
+    return 0
 
 
 if __name__ == "__main__":

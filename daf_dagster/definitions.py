@@ -1,14 +1,21 @@
-"""The code location: ``dagster dev`` / ``dagster job execute -m daf_dagster.definitions``.
+"""The code location: ``dagster dev`` / ``dagster-webserver -w workspace.yaml`` /
+``dagster job execute -m daf_dagster.definitions``.
 
 Loading it imports Dagster and DAF's configs only; torch, cogames and mettagrid load inside asset bodies.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
+from daf_dagster.assets import benchmarks, comparison, deployment, quickstart, sweeps, training
 from daf_dagster.assets.environment import environment_report
-from daf_dagster.assets.evaluation import baseline_evaluation
-from daf_dagster.jobs import demo_job
+from daf_dagster.jobs import JOBS
+from daf_dagster.resources import resources_for
 
-defs = dg.Definitions(assets=[environment_report, baseline_evaluation], jobs=[demo_job])
+DOMAINS = (training, sweeps, comparison, benchmarks, deployment, quickstart)
+
+defs = dg.Definitions(
+    assets=[environment_report, *(asset for domain in DOMAINS for asset in domain.ASSETS)],
+    asset_checks=[check for domain in DOMAINS for check in domain.ASSET_CHECKS],
+    jobs=JOBS,
+    resources=resources_for(),
+)

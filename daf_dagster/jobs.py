@@ -1,16 +1,67 @@
-"""Jobs. Each runs in process: here the multiprocess executor costs ~20 s per run (a process per step),
-more than the steps themselves; parallelism lives inside the steps (``max_parallel_jobs``)."""
+"""A job for every workflow. Each runs in process: here the multiprocess executor costs ~20 s per run (a
+process per step), more than most steps; parallelism lives inside the steps (``max_parallel_jobs``).
 
-from __future__ import annotations
+Partitioned jobs choose their default partition by tag, which ``dagster job execute --tags`` or the
+launchpad overrides: ``training_job`` trains the run named by ``dagster/partition``, and
+``comparison_job`` evaluates every mission partition in one step (a range run) before its report.
+"""
 
 import dagster as dg
 
+from daf_dagster.assets import benchmarks, comparison, quickstart, sweeps
+from daf_dagster.assets.deployment import deployment_package
 from daf_dagster.assets.environment import environment_report
-from daf_dagster.assets.evaluation import baseline_evaluation
+from daf_dagster.assets.training import training_checkpoints
+from daf_dagster.partitions import MISSIONS
 
-demo_job = dg.define_asset_job(
-    "demo_job",
-    selection=[environment_report, baseline_evaluation],
-    executor_def=dg.in_process_executor,
-    description="`make demo` as a Dagster run: check the machine, then evaluate random and noop.",
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+DEFAULT_TRAINING_RUN = "collect_lstm"
+DEFAULT_BENCHMARK_SUITE = "quick"
+
+
+def _job(name: str, selection: list, description: str, tags: dict[str, str] | None = None):
+    return dg.define_asset_job(
+        name, selection=selection, executor_def=dg.in_process_executor, tags=tags, description=description
+    )
+
+
+_missions = MISSIONS.get_partition_keys()
+
+training_job = _job(
+    "training_job",
+    [training_checkpoints],
+    "Train (or resume) the training run named by the partition (default collect_lstm).",
+    tags={PARTITION_TAG: DEFAULT_TRAINING_RUN},
 )
+sweep_job = _job(
+    "sweep_job",
+    sweeps.ASSETS,
+    "Run a hyperparameter sweep, then train a checkpoint with its best configuration.",
+)
+comparison_job = _job(
+    "comparison_job",
+    [comparison.comparison_episodes, comparison.comparison_report],
+    "Evaluate the policies on every built-in mission in one step, then the comparison report.",
+    tags={RANGE_START_TAG: _missions[0], RANGE_END_TAG: _missions[-1]},
+)
+benchmark_job = _job(
+    "benchmark_job",
+    benchmarks.ASSETS,
+    "Run the policies on the benchmark suite named by the partition (default quick).",
+    tags={PARTITION_TAG: DEFAULT_BENCHMARK_SUITE},
+)
+deployment_job = _job(
+    "deployment_job",
+    [deployment_package],
+    "Package a trained policy as a cogames bundle and validate it in isolation (blocking check).",
+)
+quickstart_job = _job(
+    "quickstart_job",
+    [environment_report, *quickstart.ASSETS],
+    "`make demo`: train lstm on collect, compare it with random and the untrained network on held-out "
+    "maps, report, package and validate.",
+)
+
+JOBS = [training_job, sweep_job, comparison_job, benchmark_job, deployment_job, quickstart_job]

@@ -1,8 +1,23 @@
 """Fixtures shared by every test package."""
 
 import logging
+from collections.abc import Iterator
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def restore_daf_logging() -> Iterator[None]:
+    """Pipelines, sweeps and commands configure the ``daf_core`` logger from their DAFConfig; every later
+    test gets it back as it was (handlers added meanwhile are closed)."""
+    daf_logger = logging.getLogger("daf_core")
+    level, handlers = daf_logger.level, list(daf_logger.handlers)
+    yield
+    for handler in daf_logger.handlers:
+        if handler not in handlers:
+            daf_logger.removeHandler(handler)
+            handler.close()
+    daf_logger.setLevel(level)
 
 
 @pytest.fixture

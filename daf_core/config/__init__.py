@@ -12,13 +12,22 @@ from daf_core.config.comparison import DAFComparisonConfig
 from daf_core.config.deployment import DAFDeploymentConfig
 from daf_core.config.global_config import DAFConfig, daf_load_config
 from daf_core.config.log_setup import configure_logging
-from daf_core.config.pipeline import PIPELINE_STAGES, DAFPipelineConfig
+from daf_core.config.pipeline import (
+    PIPELINE_STAGES,
+    STAGE_DEPENDENCIES,
+    BenchmarkSettings,
+    DAFPipelineConfig,
+    EnvironmentCheckSettings,
+    EvaluationSettings,
+)
 from daf_core.config.sweep import DAFSweepConfig
 from daf_core.config.training import DAFTrainingConfig, PPOConfig
 
 __all__ = [
     "CONFIG_SUFFIXES",
     "PIPELINE_STAGES",
+    "STAGE_DEPENDENCIES",
+    "BenchmarkSettings",
     "DAFComparisonConfig",
     "DAFConfig",
     "DAFConfigBase",
@@ -26,6 +35,8 @@ __all__ = [
     "DAFPipelineConfig",
     "DAFSweepConfig",
     "DAFTrainingConfig",
+    "EnvironmentCheckSettings",
+    "EvaluationSettings",
     "PPOConfig",
     "configure_logging",
     "daf_load_config",

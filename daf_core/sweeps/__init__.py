@@ -78,6 +78,7 @@ from daf_core.config.search_space import ParamSpec, daf_grid_search, daf_random_
 from daf_core.sweeps.launch import daf_launch_sweep, worker_command
 from daf_core.sweeps.plan import DESTINATIONS, SweepPlan, plan_sweep
 from daf_core.sweeps.results import SweepResult, SweepTrialResult, daf_sweep_best_config, daf_sweep_status
+from daf_core.sweeps.trial import trial_training_config
 from daf_core.sweeps.worker import run_sweep_worker
 
 __all__ = [
@@ -94,5 +95,6 @@ __all__ = [
     "parse_search_space",
     "plan_sweep",
     "run_sweep_worker",
+    "trial_training_config",
     "worker_command",
 ]

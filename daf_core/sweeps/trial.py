@@ -128,6 +128,48 @@ def _set_up(
     )
 
 
+def trial_training_config(
+    plan: SweepPlan,
+    hyperparameters: Mapping[str, Any],
+    folder: Path,
+    checkpoint_dir: Path,
+    *,
+    seed: int,
+    run_name: str,
+    num_steps: int | None = None,
+) -> DAFTrainingConfig:
+    """The DAFTrainingConfig a trial with ``hyperparameters`` trains seed ``seed`` with, as ``run_name``
+    under ``checkpoint_dir`` (missions built with mission parameters go to ``folder/missions``).
+
+    ``num_steps`` (default: the trial's budget) also sets the learning-rate schedule's length. Used to
+    retrain a sweep's best configuration exactly as its trials trained it.
+    """
+    setup = _set_up(plan, hyperparameters, folder, checkpoint_dir)
+    steps = num_steps or setup.total_steps
+    return _training_config(setup, seed, steps, run_name, schedule_steps=steps)
+
+
+def _training_config(
+    setup: _TrialSetup, seed: int, steps: int, run_name: str, *, schedule_steps: int
+) -> DAFTrainingConfig:
+    """Each hyperparameter where the plan routes it (PPO, trainer, policy, missions); the rest the sweep's."""
+    plan = setup.plan
+    return DAFTrainingConfig(
+        missions=setup.train_missions,
+        policy_class_path=plan.config.policy_class_path,
+        num_steps=steps,
+        seed=seed,
+        device=plan.config.device,
+        checkpoint_dir=setup.checkpoint_dir,
+        run_name=run_name,
+        max_checkpoints_to_keep=plan.daf_config.max_checkpoints_to_keep,
+        lr_schedule_steps=schedule_steps,
+        policy_init_kwargs=setup.policy_kwargs,
+        ppo=setup.ppo,
+        **setup.trainer_settings,
+    )
+
+
 def _train_seeds(setup: _TrialSetup, steps: int) -> tuple[dict[str, Any], list[str]]:
     """One DAF training run per training seed, under the sweep's DAFConfig (device choice, system
     monitoring, experiment tracking, checkpoints kept); returns each seed's policy and run directory."""
@@ -138,20 +180,7 @@ def _train_seeds(setup: _TrialSetup, steps: int) -> tuple[dict[str, Any], list[s
     policies: dict[str, Any] = {}
     run_dirs = []
     for seed in plan.config.training_seeds:
-        training = DAFTrainingConfig(
-            missions=setup.train_missions,
-            policy_class_path=plan.config.policy_class_path,
-            num_steps=steps,
-            seed=seed,
-            device=plan.config.device,
-            checkpoint_dir=setup.checkpoint_dir,
-            run_name=f"seed{seed}",
-            max_checkpoints_to_keep=plan.daf_config.max_checkpoints_to_keep,
-            lr_schedule_steps=setup.total_steps,
-            policy_init_kwargs=setup.policy_kwargs,
-            ppo=setup.ppo,
-            **setup.trainer_settings,
-        )
+        training = _training_config(setup, seed, steps, f"seed{seed}", schedule_steps=setup.total_steps)
         result = train(training, plan.daf_config, show_progress=False)
         run_dirs.append(str(result.run_dir))
         policies[f"seed{seed}"] = PolicySpec(

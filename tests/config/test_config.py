@@ -384,7 +384,18 @@ def test_assignment_is_validated_too() -> None:
 
 
 def test_every_pipeline_stage_is_accepted() -> None:
-    assert DAFPipelineConfig(name="all", stages=list(PIPELINE_STAGES)).stages == list(PIPELINE_STAGES)
+    config = DAFPipelineConfig(
+        name="all",
+        stages=list(PIPELINE_STAGES),
+        sweep={"name": "s", "missions": ["explore"], "search_space": {"learning_rate": [0.001]}},
+        deployment={
+            "policy_name": "p",
+            "policy_class_path": "lstm",
+            "deployment_endpoint": "http://localhost:8080",
+            "version": "1.0.0",
+        },
+    )
+    assert config.stages == list(PIPELINE_STAGES)
 
 
 # --------------------------------------------------------------------------------------------------

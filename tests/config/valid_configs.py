@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from daf_core.config import (
+    BenchmarkSettings,
     DAFComparisonConfig,
     DAFConfig,
     DAFConfigBase,
@@ -18,6 +19,8 @@ from daf_core.config import (
     DAFPipelineConfig,
     DAFSweepConfig,
     DAFTrainingConfig,
+    EnvironmentCheckSettings,
+    EvaluationSettings,
     PPOConfig,
 )
 
@@ -27,6 +30,9 @@ CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
 REQUIRED: dict[type[DAFConfigBase], dict[str, Any]] = {
     DAFConfig: {},
     PPOConfig: {},
+    EnvironmentCheckSettings: {},
+    EvaluationSettings: {},
+    BenchmarkSettings: {},
     DAFTrainingConfig: {},
     DAFSweepConfig: {
         "name": "explore_lr",

@@ -1,18 +1,15 @@
-"""The Dagster layer: every definition loads, the demo job runs for real (in process and through the
-`dagster job execute` CLI), the code location stays light to import, and the instance, workspace and
-docker deployment files are valid (the docker ones statically: no Docker engine runs here)."""
+"""The Dagster layer's definitions: every one loads and validates (also through `dagster definitions
+validate`), each workflow has its job and shipped run config, the partitions match DAF's catalogs, the
+code location stays light to import, the pre-flight asset runs for real, and the instance, workspace and
+docker deployment files are valid (the docker ones statically: no Docker engine runs here). The jobs
+themselves run through `dagster job execute` in test_jobs_cli.py."""
 
 import importlib
 import json
 import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import dagster as dg
@@ -25,8 +22,9 @@ from dagster._core.run_coordinator import DefaultRunCoordinator
 from dagster._core.workspace.config_schema import ensure_workspace_config
 
 from daf_dagster.assets.environment import environment_report
-from daf_dagster.assets.evaluation import baseline_evaluation
 from daf_dagster.definitions import defs
+from daf_dagster.partitions import BENCHMARK_SUITES, MISSIONS, TRAINING_RUNS
+from daf_dagster.resources import DAFResource
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
@@ -35,184 +33,154 @@ HEAVY_MODULES = (
     "cogames",
     "mettagrid",
     "pufferlib",
+    "pandas",
+    "matplotlib",
     "daf_core.evaluation",
     "daf_core.environment_checks",
     "daf_core.missions",
+    "daf_core.training",
 )
-# noop never leaves its spawn cell: 0.01 for the one cell each of tiny_walk's 2 agents visits. mettagrid
-# rewards are float32, so the mean is 0.019999999552965164, not the double 0.02.
-NOOP_TINY_WALK_REWARD = 0.02
-
-
-def small_run_config(root: Path, min_available_gb: float = 0.01) -> dict:
-    return {
-        "ops": {
-            "environment_report": {
-                "config": {
-                    "missions": ["tiny_walk"],
-                    "checkpoint_dir": str(root / "checkpoints"),
-                    "min_available_gb": min_available_gb,
-                }
-            },
-            "baseline_evaluation": {
-                "config": {"missions": ["tiny_walk"], "episodes": 2, "output_dir": str(root / "evaluation")}
-            },
-        }
-    }
-
-
-def metadata_values(result: dg.ExecuteInProcessResult, node: str) -> dict:
-    (materialization,) = result.asset_materializations_for_node(node)
-    return {key: value.value for key, value in materialization.metadata.items()}
+JOBS = {
+    "training_job": {"training_checkpoints"},
+    "sweep_job": {"sweep_results", "sweep_best_checkpoint"},
+    "comparison_job": {"comparison_episodes", "comparison_report"},
+    "benchmark_job": {"benchmark_results"},
+    "deployment_job": {"deployment_package"},
+    "quickstart_job": {
+        "environment_report",
+        "quickstart_policy",
+        "quickstart_episodes",
+        "quickstart_report",
+        "quickstart_package",
+    },
+}
+BLOCKING_CHECKS = {("deployment_package", "package_validation"), ("quickstart_package", "package_validation")}
 
 
 # -- definitions -------------------------------------------------------------------------------------
 
 
-def test_every_definition_loads_and_demo_job_resolves():
+def test_every_definition_loads_and_each_workflow_has_its_job():
     dg.Definitions.validate_loadable(defs)
-    job = defs.resolve_job_def("demo_job")
-    assert job.executor_def is dg.in_process_executor
-    assert {key.to_user_string() for key in job.asset_layer.selected_asset_keys} == {
-        "environment_report",
-        "baseline_evaluation",
-    }
-    assert defs.resolve_assets_def("baseline_evaluation").asset_deps[dg.AssetKey("baseline_evaluation")] == {
-        dg.AssetKey("environment_report")
-    }
-    # Every run config shipped for Dagster (configs/dagster/<job name>.yaml) is valid for its job.
-    configs = sorted((REPO / "configs" / "dagster").glob("*.yaml"))
-    assert configs
-    for path in configs:
+    for name, assets in JOBS.items():
+        job = defs.resolve_job_def(name)
+        assert job.executor_def is dg.in_process_executor, name
+        assert {key.to_user_string() for key in job.asset_layer.selected_asset_keys} == assets, name
+    assert {job.name for job in defs.jobs} == set(JOBS)
+    assert defs.resolve_job_def("training_job").tags["dagster/partition"] == "collect_lstm"
+    assert defs.resolve_job_def("benchmark_job").tags["dagster/partition"] == "quick"
+    comparison_tags = defs.resolve_job_def("comparison_job").tags
+    assert (
+        comparison_tags["dagster/asset_partition_range_start"],
+        comparison_tags["dagster/asset_partition_range_end"],
+    ) == (
+        "tiny_walk",
+        "collect",
+    )
+
+    # Every asset records a code version; the packages' validations block what follows them.
+    specs = defs.resolve_all_asset_specs()
+    assert all(spec.code_version for spec in specs), [s.key for s in specs if not s.code_version]
+    checks = {(k.asset_key.to_user_string(), k.name): spec for k, spec in _check_specs().items()}
+    assert {key for key, spec in checks.items() if spec.blocking} == BLOCKING_CHECKS
+    assert {("training_checkpoints", "training_finite"), ("quickstart_policy", "training_finite")} <= set(
+        checks
+    )
+
+    # Each job's shipped run config (configs/dagster/<job name>.yaml) is valid for it.
+    shipped = sorted((REPO / "configs" / "dagster").glob("*.yaml"))
+    assert {path.stem for path in shipped} == set(JOBS)
+    for path in shipped:
         dg.validate_run_config(defs.resolve_job_def(path.stem), yaml.safe_load(path.read_text()))
 
 
-def test_importing_definitions_does_not_import_torch_or_cogames():
+def _check_specs() -> dict:
+    graph = defs.resolve_asset_graph()
+    return {key: graph.get_check_spec(key) for key in graph.asset_check_keys}
+
+
+def test_partitions_are_the_catalogs():
+    from daf_core.comparison import BENCHMARK_SUITES as SUITES
+    from daf_core.missions import BUILTIN_MISSIONS
+
+    assert MISSIONS.get_partition_keys() == list(BUILTIN_MISSIONS)
+    assert BENCHMARK_SUITES.get_partition_keys() == list(SUITES)
+    assert TRAINING_RUNS.name == "training_runs"
+    assert defs.resolve_assets_def("training_checkpoints").partitions_def == TRAINING_RUNS
+    assert defs.resolve_assets_def("comparison_episodes").partitions_def == MISSIONS
+    assert defs.resolve_assets_def("benchmark_results").partitions_def == BENCHMARK_SUITES
+
+
+def test_loading_the_definitions_is_light_and_fast():
     code = (
-        "import json, sys, dagster as dg\n"
+        "import json, sys, time\n"
+        "started = time.perf_counter()\n"
+        "import dagster as dg\n"
         "from daf_dagster.definitions import defs\n"
         "dg.Definitions.validate_loadable(defs)\n"
-        "defs.resolve_job_def('demo_job')\n"
-        f"print(json.dumps([m for m in {HEAVY_MODULES!r} if m in sys.modules]))\n"
+        "defs.resolve_job_def('quickstart_job')\n"
+        f"heavy = [m for m in {HEAVY_MODULES!r} if m in sys.modules]\n"
+        "print(json.dumps([time.perf_counter() - started, heavy]))\n"
     )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, env=env
     )
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    seconds, heavy = json.loads(out.stdout.strip().splitlines()[-1])
+    assert heavy == []
+    assert seconds < 3.0
 
 
-# -- real runs ---------------------------------------------------------------------------------------
+def test_dagster_definitions_validate_cli(tmp_path):
+    dagster = Path(sys.executable).with_name("dagster")
+    proc = subprocess.run(
+        [str(dagster), "definitions", "validate", "-m", "daf_dagster.definitions"],
+        cwd=tmp_path,  # the module is found by name, wherever the command runs
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path), "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Validation successful" in proc.stdout + proc.stderr
 
 
-def test_materialize_both_assets(tmp_path):
+# -- the pre-flight check ----------------------------------------------------------------------------
+
+
+def test_environment_report_measures_the_checkpoint_root(tmp_path):
     result = dg.materialize(
-        [environment_report, baseline_evaluation],
+        [environment_report],
         instance=dg.DagsterInstance.ephemeral(),
-        run_config=small_run_config(tmp_path),
+        resources={"daf": DAFResource(output_root=str(tmp_path))},
+        run_config={
+            "ops": {"environment_report": {"config": {"missions": ["tiny_walk"], "min_available_gb": 0.01}}}
+        },
     )
-    assert result.success
-
-    report = metadata_values(result, "environment_report")
-    assert report["num_failed"] == 0
+    (materialization,) = result.asset_materializations_for_node("environment_report")
+    report = {key: value.value for key, value in materialization.metadata.items()}
+    assert report["num_failed"] == 0 and report["report"]["healthy"] is True
     assert report["num_checks"] == report["report"]["num_checks"] > 0
-    assert report["report"]["healthy"] is True
     assert "mission:tiny_walk" in report["summary"] and "HEALTHY" in report["summary"]
-
-    evaluation = metadata_values(result, "baseline_evaluation")
-    assert evaluation["num_episodes"] == 2 * 2
-    assert set(evaluation["mean_reward"]) == {"random", "noop"}
-    assert evaluation["mean_reward"]["noop"]["tiny_walk"] == pytest.approx(NOOP_TINY_WALK_REWARD, abs=1e-6)
-    assert evaluation["mean_reward"]["random"]["tiny_walk"] > NOOP_TINY_WALK_REWARD
-    assert "| noop | 0.0200 |" in evaluation["mean_reward_table"]
-    for key in ("records_parquet", "records_csv"):
-        assert Path(evaluation[key]).is_file()
-        assert Path(evaluation[key]).parent == tmp_path / "evaluation"
+    disk = next(c for c in report["report"]["checks"] if c["name"] == "disk_space")
+    assert str(tmp_path) in disk["info"]  # measured at the resource's checkpoint root (or its nearest parent)
+    assert report["config"]["missions"] == ["tiny_walk"] and "dagster" in report["versions"]
 
 
 def test_unhealthy_environment_fails_the_run(tmp_path):
-    unhealthy = small_run_config(tmp_path, min_available_gb=1e9)["ops"]["environment_report"]
     with pytest.raises(dg.Failure, match="UNHEALTHY") as failure:
         dg.materialize(
             [environment_report],
             instance=dg.DagsterInstance.ephemeral(),
-            run_config={"ops": {"environment_report": unhealthy}},
+            resources={"daf": DAFResource(output_root=str(tmp_path))},
+            run_config={
+                "ops": {
+                    "environment_report": {"config": {"missions": ["tiny_walk"], "min_available_gb": 1e9}}
+                }
+            },
         )
     assert "disk_space" in failure.value.description
     assert failure.value.metadata["num_failed"].value >= 1
-
-
-def test_dagster_job_execute_cli(tmp_path):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    config_path = tmp_path / "run_config.yaml"
-    config_path.write_text(yaml.safe_dump(small_run_config(tmp_path)))
-    env = {**os.environ, "DAGSTER_HOME": str(home), "OMP_NUM_THREADS": "1"}
-
-    dagster_cli = Path(sys.executable).with_name("dagster")
-    command = [str(dagster_cli), "job", "execute", "-m", "daf_dagster.definitions", "-j", "demo_job"]
-    proc = subprocess.run(
-        [*command, "-c", str(config_path)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert (tmp_path / "evaluation" / "episodes.parquet").is_file()
-
-    # The run and its materializations were recorded in SQLite under DAGSTER_HOME.
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
-        (run,) = instance.get_runs()
-        assert run.job_name == "demo_job" and run.status == dg.DagsterRunStatus.SUCCESS
-        for key in ("environment_report", "baseline_evaluation"):
-            assert instance.get_latest_materialization_event(dg.AssetKey(key)) is not None
-    assert (home / "history" / "runs.db").is_file()
-
-
-def test_bare_webserver_launches_a_run_without_a_daemon(tmp_path):
-    """The repo's workspace.yaml and dagster.yaml as `dagster-webserver -w workspace.yaml` uses them."""
-    from dagster_graphql import DagsterGraphQLClient
-
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    webserver = Path(sys.executable).with_name("dagster-webserver")
-    server = subprocess.Popen(
-        [str(webserver), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO,
-        env={**os.environ, "DAGSTER_HOME": str(home), "OMP_NUM_THREADS": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the webserver's children go with it
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:  # the webserver loads the code location before it serves
-            assert server.poll() is None, "dagster-webserver exited"
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "dagster-webserver did not come up"
-                time.sleep(0.5)
-        client = DagsterGraphQLClient("127.0.0.1", port_number=port)
-        client.submit_job_execution("demo_job", run_config=small_run_config(tmp_path))
-        done = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE)
-        deadline = time.monotonic() + 120
-        with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
-            while (run := instance.get_runs()[0]).status not in done:
-                # A QUEUED run here would mean it waits for a daemon: the wrong run coordinator.
-                assert time.monotonic() < deadline, f"run still {run.status.value}"
-                time.sleep(0.5)
-        assert run.status == dg.DagsterRunStatus.SUCCESS
-        assert (tmp_path / "evaluation" / "episodes.parquet").is_file()
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
 
 
 # -- instance and workspace files ---------------------------------------------------------------------

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from daf_core import demo
 from daf_core.comparison import ComparisonReport
 from daf_core.comparison import formatting as fmt
 from daf_core.config import DAFComparisonConfig, DAFSweepConfig
@@ -372,30 +371,6 @@ def test_a_config_run_writes_the_html_report_beside_report_json(tmp_path_factory
         page = Page((folder / "report.html").read_text())
         assert {r["Policy"] for r in page.table("leaderboard")} == set(POLICIES)
         assert "episodes.parquet" in [h for _, h in page.with_attribute("href")]
-
-
-# ---------------------------------------------------------------------------------------------------
-# make demo
-# ---------------------------------------------------------------------------------------------------
-
-
-def test_the_demo_writes_and_prints_the_html_report_of_what_it_recorded(tmp_path_factory, tmp_path, capsys):
-    # What the demo job's evaluation leaves: records and the evaluation's manifest (here, the session's).
-    reuse_episodes(tmp_path_factory, tmp_path, "baseline_evaluation")
-    records_dir = tmp_path / "baseline_evaluation"
-
-    assert demo.main([str(records_dir)]) == 0
-
-    path = records_dir / "report.html"
-    assert f"HTML report (a comparison of the demo's policies): {path}\n" in capsys.readouterr().out
-    page = Page(path.read_text())
-    policies = {row["Policy"]: row for row in page.table("design", 0)}
-    assert set(policies) == set(POLICIES)
-    # The manifest's fingerprints match the policies the names resolve to, so their specs are stated.
-    assert policies["lstm"]["Class path"] == "mettagrid.policy.lstm.LSTMPolicy"
-    assert {r["Policy"] for r in page.table("leaderboard")} == set(POLICIES)
-    assert f"{EPISODES} per policy and mission" in page.all_text()
-    assert "episodes.parquet" in [h for _, h in page.with_attribute("href")]
 
 
 # ---------------------------------------------------------------------------------------------------

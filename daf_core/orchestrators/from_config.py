@@ -1,17 +1,21 @@
-"""DAF's workflows run from their configs: what sits above every domain package and ties them together.
+"""A comparison and a deployment run from their configs.
 
 :func:`daf_compare_from_config` runs a :class:`~daf_core.config.DAFComparisonConfig`: it evaluates and
 compares (:mod:`daf_core.comparison`) and, when the config asks for it, writes the interactive HTML
 report (:mod:`daf_core.visualization`), which is why it lives above both.
+:func:`daf_deploy_from_config` packages, validates and deploys a
+:class:`~daf_core.config.DAFDeploymentConfig`'s policy.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from daf_core.comparison import ComparisonReport, daf_compare_policies
-from daf_core.config import DAFComparisonConfig, DAFDeploymentConfig
+from daf_core.config import DAFComparisonConfig, DAFConfig, DAFDeploymentConfig
 from daf_core.deployment import (
     DeploymentResult,
     daf_deploy_policy,
@@ -22,21 +26,32 @@ from daf_core.visualization import daf_export_comparison_html
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["daf_compare_from_config", "daf_deploy_from_config"]
-
 
 def daf_compare_from_config(
-    config: DAFComparisonConfig, *, max_parallel_jobs: int = 1, show_progress: bool = True
+    config: DAFComparisonConfig,
+    *,
+    max_parallel_jobs: int = 1,
+    show_progress: bool = True,
+    extra_policies: Mapping[str, str | Path] | None = None,
+    daf_config: DAFConfig | None = None,
 ) -> ComparisonReport:
     """Run a :class:`DAFComparisonConfig`; with ``save_raw_results`` files go to ``output_dir/name``.
 
     With ``generate_html_report`` the interactive HTML report goes to ``output_dir/name/report.html``,
     beside ``report.json`` and the raw episodes it links (without ``save_raw_results`` it stands alone).
+    ``extra_policies`` ({report name: policy}) are compared too, ahead of the config's policies: how a
+    pipeline puts the policy it trained beside the config's baselines. With ``daf_config`` the summary
+    also goes to TensorBoard and MLflow as it says.
     """
     folder = Path(config.output_dir) / config.name
     output_dir = folder if config.save_raw_results else None
+    policies: list[Any] = list(config.policies)
+    if extra_policies:
+        from daf_core.evaluation import resolve_policy  # noqa: PLC0415 - loads mettagrid
+
+        policies = [*(resolve_policy(policy, name) for name, policy in extra_policies.items()), *policies]
     report = daf_compare_policies(
-        config.policies,
+        policies,
         config.missions,
         config.episodes_per_mission,
         seed=config.seed,
@@ -45,6 +60,7 @@ def daf_compare_from_config(
         output_dir=output_dir,
         name=config.name,
         show_progress=show_progress,
+        daf_config=daf_config,
     )
     if config.generate_html_report:
         path = daf_export_comparison_html(report, folder / "report.html")
