@@ -4,12 +4,14 @@ process per step), more than most steps; parallelism lives inside the steps (``m
 Partitioned jobs choose their default partition by tag, which ``dagster job execute --tags`` or the
 launchpad overrides: ``training_job`` trains the run named by ``dagster/partition``, and
 ``comparison_job`` evaluates every mission partition in one step (a range run) before its report.
+``checkpoint_validation_job`` packages and validates a training run's newest checkpoint; the checkpoint
+validation sensor (``daf_dagster.sensors``) requests it, a partition per run.
 """
 
 import dagster as dg
 
 from daf_dagster.assets import benchmarks, comparison, quickstart, sweeps
-from daf_dagster.assets.deployment import deployment_package
+from daf_dagster.assets.deployment import checkpoint_package, deployment_package
 from daf_dagster.assets.environment import environment_report
 from daf_dagster.assets.training import training_checkpoints
 from daf_dagster.partitions import MISSIONS
@@ -57,6 +59,13 @@ deployment_job = _job(
     [deployment_package],
     "Package a trained policy as a cogames bundle and validate it in isolation (blocking check).",
 )
+checkpoint_validation_job = _job(
+    "checkpoint_validation_job",
+    [checkpoint_package],
+    "Package the newest checkpoint of the training run named by the partition (default collect_lstm) "
+    "as version 0.1.<epoch> and validate it in isolation (blocking check).",
+    tags={PARTITION_TAG: DEFAULT_TRAINING_RUN},
+)
 quickstart_job = _job(
     "quickstart_job",
     [environment_report, *quickstart.ASSETS],
@@ -64,4 +73,12 @@ quickstart_job = _job(
     "maps, report, package and validate.",
 )
 
-JOBS = [training_job, sweep_job, comparison_job, benchmark_job, deployment_job, quickstart_job]
+JOBS = [
+    training_job,
+    sweep_job,
+    comparison_job,
+    benchmark_job,
+    deployment_job,
+    checkpoint_validation_job,
+    quickstart_job,
+]

@@ -44,6 +44,7 @@ SIDE_EFFECT_IMPORTS = ("mettagrid", "pufferlib", "cogames")
 LIGHT = [
     "daf_core",
     "daf_core._internal.atomic",
+    "daf_core._internal.checkpoint_files",
     "daf_core.stats",
     "daf_core.records",
     "daf_core.config",

@@ -20,29 +20,25 @@ from __future__ import annotations
 import io
 import json
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from daf_core._internal.atomic import atomic_write_bytes, atomic_write_text
 
+# The file names live in a module without torch (a Dagster sensor lists them); re-exported here.
+from daf_core._internal.checkpoint_files import (  # noqa: F401
+    MODEL_PATTERN,
+    model_epoch,
+    model_filename,
+    model_files,
+)
+
 logger = logging.getLogger(__name__)
 
-MODEL_PATTERN = re.compile(r"^model_(\d{6,})\.pt$")
 TRAINER_STATE = "trainer_state.pt"
 POLICY_SPEC = "policy_spec.json"
 METRICS = "metrics.jsonl"
-
-
-def model_filename(epoch: int) -> str:
-    return f"model_{epoch:06d}.pt"
-
-
-def model_files(run_dir: Path) -> list[Path]:
-    """Model files of a run, oldest epoch first (temporary files never match the pattern)."""
-    files = [p for p in Path(run_dir).glob("model_*.pt") if MODEL_PATTERN.match(p.name)]
-    return sorted(files, key=lambda p: int(MODEL_PATTERN.match(p.name).group(1)))  # type: ignore[union-attr]
 
 
 def torch_save_atomic(obj: Any, path: Path) -> Path:

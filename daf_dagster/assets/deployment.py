@@ -3,6 +3,10 @@ check ``package_validation``: the bundle played in a fresh, limited interpreter
 (:mod:`daf_core.deployment.validation`). A bundle that fails validation fails the check, and since the
 check blocks, nothing downstream of the package runs.
 
+``checkpoint_package``: the same, one partition per training run (``TRAINING_RUNS``), packaging the
+run's newest checkpoint as version ``0.1.<epoch>``; the checkpoint validation sensor requests it for
+every new checkpoint (``daf_dagster.sensors``).
+
 :func:`package_asset` builds both for any policy (the quickstart packages its own policy with it).
 """
 
@@ -17,7 +21,8 @@ from daf_core.config import DAFDeploymentConfig, DAFTrainingConfig
 from daf_dagster.assets.comparison import with_defaults
 from daf_dagster.assets.training import training_checkpoints
 from daf_dagster.metadata import provenance
-from daf_dagster.resources import DAFResource
+from daf_dagster.partitions import TRAINING_RUNS
+from daf_dagster.resources import TRAINING_RUN_PREFIX, DAFResource
 
 CODE_VERSION = "1"
 VALIDATION_CHECK = "package_validation"
@@ -60,14 +65,20 @@ def package_asset(
     default_config: PackageConfig | None = None,
     deps: Sequence[Any] = (),
     group_name: str = "deployment",
+    partitions_def: dg.PartitionsDefinition | None = None,
 ) -> dg.AssetsDefinition:
     """An asset ``name`` that packages a policy (``default_config``: its defaults in the launchpad),
-    with its blocking ``package_validation`` check."""
+    with its blocking ``package_validation`` check.
+
+    With ``partitions_def`` (partitions named by training run, as ``TRAINING_RUNS``), each partition
+    packages its own run's newest checkpoint: see :func:`training_run_package_config`.
+    """
     config_class = with_defaults(PackageConfig, default_config)
 
     @dg.asset(
         name=name,
         deps=list(deps),
+        partitions_def=partitions_def,
         check_specs=[
             dg.AssetCheckSpec(
                 VALIDATION_CHECK,
@@ -86,9 +97,39 @@ def package_asset(
         daf: DAFResource,
     ) -> dg.MaterializeResult:
         """A cogames bundle (zip with DAF's manifest) of the policy, validated in isolation."""
+        if context.has_partition_key:
+            config = training_run_package_config(config, context.partition_key, daf)
         return package_and_validate(context, config, daf)
 
     return _package
+
+
+def training_run_package_config(config: PackageConfig, run_name: str, daf: DAFResource) -> PackageConfig:
+    """``config`` for packaging training run ``run_name``'s newest checkpoint: ``policy`` is the run,
+    ``version`` is ``0.1.<epoch of that checkpoint>`` (so each checkpoint is a package of its own), and
+    ``policy_class_path`` the class the run trained (its ``config.yaml``; ``config``'s when it has none).
+    """
+    from daf_core.training.checkpoints import model_epoch, read_status  # noqa: PLC0415 - torch
+
+    run_dir = Path(daf.resolve_policy(TRAINING_RUN_PREFIX + run_name))
+    status = read_status(run_dir)
+    # The checkpoint the trainer state names (what the bundle packages), else the newest model file.
+    model = status.latest_checkpoint or (status.checkpoints[-1] if status.checkpoints else None)
+    if model is None:
+        raise FileNotFoundError(f"training run {run_name!r}: no model_NNNNNN.pt in {run_dir}")
+    run_config = run_dir / "config.yaml"
+    class_path = (
+        DAFTrainingConfig.from_yaml(run_config).policy_class_path
+        if run_config.is_file()
+        else config.policy_class_path
+    )
+    return config.model_copy(
+        update={
+            "policy": TRAINING_RUN_PREFIX + run_name,
+            "policy_class_path": class_path,
+            "version": f"0.1.{model_epoch(model.name)}",
+        }
+    )
 
 
 def package_and_validate(
@@ -174,7 +215,10 @@ def _number(value: float | None) -> dg.MetadataValue:
 
 
 deployment_package = package_asset("deployment_package", deps=(training_checkpoints,))
+checkpoint_package = package_asset(
+    "checkpoint_package", deps=(training_checkpoints,), partitions_def=TRAINING_RUNS
+)
 
-ASSETS = [deployment_package]
+ASSETS = [deployment_package, checkpoint_package]
 #: The checks (package_validation) are computed in the asset's own step, declared by its check_specs.
 ASSET_CHECKS: list[dg.AssetChecksDefinition] = []

@@ -46,6 +46,7 @@ JOBS = {
     "comparison_job": {"comparison_episodes", "comparison_report"},
     "benchmark_job": {"benchmark_results"},
     "deployment_job": {"deployment_package"},
+    "checkpoint_validation_job": {"checkpoint_package"},
     "quickstart_job": {
         "environment_report",
         "quickstart_policy",
@@ -54,7 +55,11 @@ JOBS = {
         "quickstart_package",
     },
 }
-BLOCKING_CHECKS = {("deployment_package", "package_validation"), ("quickstart_package", "package_validation")}
+BLOCKING_CHECKS = {
+    ("deployment_package", "package_validation"),
+    ("checkpoint_package", "package_validation"),
+    ("quickstart_package", "package_validation"),
+}
 
 
 # -- definitions -------------------------------------------------------------------------------------
@@ -107,6 +112,7 @@ def test_partitions_are_the_catalogs():
     assert BENCHMARK_SUITES.get_partition_keys() == list(SUITES)
     assert TRAINING_RUNS.name == "training_runs"
     assert defs.resolve_assets_def("training_checkpoints").partitions_def == TRAINING_RUNS
+    assert defs.resolve_assets_def("checkpoint_package").partitions_def == TRAINING_RUNS
     assert defs.resolve_assets_def("comparison_episodes").partitions_def == MISSIONS
     assert defs.resolve_assets_def("benchmark_results").partitions_def == BENCHMARK_SUITES
 
