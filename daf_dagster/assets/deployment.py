@@ -18,8 +18,8 @@ import dagster as dg
 from pydantic import Field
 
 from daf_core.config import DAFDeploymentConfig, DAFTrainingConfig
-from daf_dagster.assets.comparison import with_defaults
 from daf_dagster.assets.training import training_checkpoints
+from daf_dagster.config_defaults import with_defaults
 from daf_dagster.metadata import provenance
 from daf_dagster.partitions import TRAINING_RUNS
 from daf_dagster.resources import TRAINING_RUN_PREFIX, DAFResource

@@ -21,11 +21,11 @@ from daf_dagster.assets.comparison import (
     ComparisonReportConfig,
     episodes_asset,
     report_asset,
-    with_defaults,
 )
 from daf_dagster.assets.deployment import PackageConfig, package_asset
 from daf_dagster.assets.environment import environment_report
 from daf_dagster.assets.training import CODE_VERSION, TrainingConfig, train_checkpoint, training_finite_spec
+from daf_dagster.config_defaults import with_defaults
 from daf_dagster.resources import DAFResource
 
 GROUP = "quickstart"
