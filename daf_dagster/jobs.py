@@ -5,7 +5,10 @@ Partitioned jobs choose their default partition by tag, which ``dagster job exec
 launchpad overrides: ``training_job`` trains the run named by ``dagster/partition``, and
 ``comparison_job`` evaluates every mission partition in one step (a range run) before its report.
 ``checkpoint_validation_job`` packages and validates a training run's newest checkpoint; the checkpoint
-validation sensor (``daf_dagster.sensors``) requests it, a partition per run.
+validation sensor (``daf_dagster.sensors``) requests it, a partition per run. ``promotion_job`` runs the
+promotion gate on a training run's package (the promotion sensor requests it for every validated one);
+``rollback_job`` (``daf_dagster.rollback``, an op job: it changes the server, it makes no asset) serves an
+earlier version again (the health and promotion failure sensors request it).
 """
 
 import dagster as dg
@@ -13,8 +16,10 @@ import dagster as dg
 from daf_dagster.assets import benchmarks, comparison, quickstart, sweeps
 from daf_dagster.assets.deployment import checkpoint_package, deployment_package
 from daf_dagster.assets.environment import environment_report
+from daf_dagster.assets.promotion import policy_promotion
 from daf_dagster.assets.training import training_checkpoints
 from daf_dagster.partitions import MISSIONS
+from daf_dagster.rollback import rollback_job
 
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -66,6 +71,13 @@ checkpoint_validation_job = _job(
     "as version 0.1.<epoch> and validate it in isolation (blocking check).",
     tags={PARTITION_TAG: DEFAULT_TRAINING_RUN},
 )
+promotion_job = _job(
+    "promotion_job",
+    [policy_promotion],
+    "Benchmark the training run's newest validated package (or the configured bundle) against the "
+    "deployed version on the same seeds; deploy it only if it is better, then smoke-test it.",
+    tags={PARTITION_TAG: DEFAULT_TRAINING_RUN},
+)
 quickstart_job = _job(
     "quickstart_job",
     [environment_report, *quickstart.ASSETS],
@@ -80,5 +92,7 @@ JOBS = [
     benchmark_job,
     deployment_job,
     checkpoint_validation_job,
+    promotion_job,
+    rollback_job,
     quickstart_job,
 ]

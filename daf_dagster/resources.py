@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Literal
 import dagster as dg
 from pydantic import Field
 
-from daf_core.config import DAFConfig
+from daf_core.config import DAFConfig, DAFDeploymentConfig
 
 if TYPE_CHECKING:
-    from daf_core.deployment import PolicyServerClient
+    from daf_core.deployment import HealthRules, PolicyServerClient
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +34,13 @@ CONFIG_ENV = "DAF_CONFIG"
 DEPLOYMENT_ENV = "DAF_DEPLOYMENT"
 POLICY_SERVER_URL_ENV = "DAF_POLICY_SERVER_URL"
 POLICY_SERVER_TOKEN_ENV = "DAF_POLICY_SERVER_TOKEN"
+POLICY_NAME_ENV = "DAF_POLICY_NAME"
 DEFAULT_POLICY_SERVER_URL = "http://127.0.0.1:8000"
+DEFAULT_POLICY_NAME = "daf_policy"
 #: Where the docker deployment's ``daf_output`` volume is mounted (docker/docker-compose.yaml).
 DOCKER_OUTPUT_ROOT = "/opt/daf/daf_output"
 TRAINING_RUN_PREFIX = "training_run:"
+_DEPLOYMENT_DEFAULTS = DAFDeploymentConfig.model_fields
 Deployment = Literal["local", "docker"]
 DEPLOYMENTS: tuple[Deployment, ...] = ("local", "docker")
 
@@ -136,15 +139,69 @@ class PolicyServerResource(dg.ConfigurableResource):
         repr=False,
         description=f"Bearer token; None: ${POLICY_SERVER_TOKEN_ENV} (set it as an env var, never inline).",
     )
+    policy: str | None = Field(
+        default=None,
+        description=f"The served policy that promotion deploys to and the automation watches; None: "
+        f"${POLICY_NAME_ENV}, else {DEFAULT_POLICY_NAME}.",
+    )
+    # The health rules the deployment health sensor judges the served version by (daf_monitor_deployment),
+    # with DAFDeploymentConfig's defaults and bounds.
+    max_error_rate: float = Field(
+        default=_DEPLOYMENT_DEFAULTS["max_error_rate"].default,
+        ge=0.0,
+        le=1.0,
+        description="Degraded when the share of the served version's act requests that failed exceeds it.",
+    )
+    max_p99_latency_ms: float = Field(
+        default=_DEPLOYMENT_DEFAULTS["max_p99_latency_ms"].default,
+        gt=0.0,
+        description="Degraded when the served version's p99 act latency exceeds it.",
+    )
+    max_reward_drop: float = Field(
+        default=_DEPLOYMENT_DEFAULTS["max_reward_drop"].default,
+        ge=0.0,
+        description="Degraded when the mean episode reward is below the previous version's by more than "
+        "this, with confidence monitor_confidence.",
+    )
+    min_monitor_episodes: int = Field(
+        default=_DEPLOYMENT_DEFAULTS["min_monitor_episodes"].default,
+        ge=2,
+        description="Episodes each version needs before the reward rule judges it.",
+    )
+    monitor_confidence: float = Field(
+        default=_DEPLOYMENT_DEFAULTS["monitor_confidence"].default,
+        gt=0.5,
+        lt=1.0,
+        description="Confidence level of the reward-drop interval.",
+    )
 
     def server_url(self) -> str:
         return self.endpoint or os.environ.get(POLICY_SERVER_URL_ENV) or DEFAULT_POLICY_SERVER_URL
+
+    def policy_name(self) -> str:
+        return self.policy or os.environ.get(POLICY_NAME_ENV) or DEFAULT_POLICY_NAME
+
+    def auth_token(self) -> str | None:
+        """The bearer token: the field, else ``$DAF_POLICY_SERVER_TOKEN``, read only when a call needs it."""
+        return self.token or os.environ.get(POLICY_SERVER_TOKEN_ENV)
 
     def client(self) -> "PolicyServerClient":
         """A new client (use it as a context manager)."""
         from daf_core.deployment import PolicyServerClient  # noqa: PLC0415 - httpx, only when used
 
-        return PolicyServerClient(self.server_url(), self.token or os.environ.get(POLICY_SERVER_TOKEN_ENV))
+        return PolicyServerClient(self.server_url(), self.auth_token())
+
+    def health_rules(self) -> "HealthRules":
+        """The resource's health rules, as ``daf_monitor_deployment`` takes them."""
+        from daf_core.deployment import HealthRules  # noqa: PLC0415 - numpy, only when used
+
+        return HealthRules(
+            max_error_rate=self.max_error_rate,
+            max_p99_latency_ms=self.max_p99_latency_ms,
+            max_reward_drop=self.max_reward_drop,
+            min_monitor_episodes=self.min_monitor_episodes,
+            monitor_confidence=self.monitor_confidence,
+        )
 
 
 def resources_for(deployment: str | None = None) -> dict[str, dg.ConfigurableResource]:

@@ -7,7 +7,10 @@ fail it when it cannot load, only emits no-ops, is too slow, scores too little o
 ``daf_deploy_policy`` uploads and activates it on a policy server (``daf serve``, through
 ``PolicyServerClient``) or, with ``target="cogames_tournament"``, submits it as cogames does;
 ``daf_monitor_deployment`` judges the active version by the config's health rules and
-``daf_rollback_deployment`` brings the previous one back. ``remote_policy`` (not imported here: it loads
+``daf_rollback_deployment`` brings the previous one back. ``fetch_active_bundle`` downloads (and checks)
+the bundle a server serves; ``promotion_decision`` is the promotion gate's rule over paired benchmark
+episodes and ``daf_promote_policy`` benchmarks a candidate against the served version and deploys it
+only when the rule says it is better. ``remote_policy`` (not imported here: it loads
 mettagrid) plays and evaluates a deployed version through the server.
 
 Importing this package loads neither torch nor mettagrid: each step imports them when it runs.
@@ -15,7 +18,7 @@ Importing this package loads neither torch nor mettagrid: each step imports them
 
 from daf_core.deployment.archive_safety import ArchiveLimits, UnsafeArchiveError, check_archive, safe_extract
 from daf_core.deployment.bundle import daf_package_policy, deterministic_zip
-from daf_core.deployment.client import PolicyServerClient, PolicyServerError
+from daf_core.deployment.client import PolicyServerClient, PolicyServerError, fetch_active_bundle
 from daf_core.deployment.deploy import daf_deploy_policy, daf_rollback_deployment
 from daf_core.deployment.manifest import (
     MANIFEST_FILENAME,
@@ -25,6 +28,13 @@ from daf_core.deployment.manifest import (
     verify_bundle,
 )
 from daf_core.deployment.monitor import HealthRules, assess_health, daf_monitor_deployment
+from daf_core.deployment.promotion import (
+    MissionComparison,
+    PromotionDecision,
+    PromotionResult,
+    daf_promote_policy,
+    promotion_decision,
+)
 from daf_core.deployment.result import DeploymentResult, DeploymentStatus
 from daf_core.deployment.tournament import daf_submit_to_tournament, tournament_requests
 from daf_core.deployment.validation import (
@@ -42,8 +52,11 @@ __all__ = [
     "DeploymentResult",
     "DeploymentStatus",
     "HealthRules",
+    "MissionComparison",
     "PolicyServerClient",
     "PolicyServerError",
+    "PromotionDecision",
+    "PromotionResult",
     "UnsafeArchiveError",
     "ValidationReport",
     "assess_health",
@@ -51,10 +64,13 @@ __all__ = [
     "daf_deploy_policy",
     "daf_monitor_deployment",
     "daf_package_policy",
+    "daf_promote_policy",
     "daf_rollback_deployment",
     "daf_submit_to_tournament",
     "daf_validate_deployment",
     "deterministic_zip",
+    "fetch_active_bundle",
+    "promotion_decision",
     "read_manifest",
     "safe_extract",
     "tournament_requests",

@@ -13,7 +13,10 @@ needs (one request per step).
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
+import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 30.0
 #: Seconds an upload may take: the server validates a bundle in a fresh interpreter before it answers.
 DEFAULT_UPLOAD_TIMEOUT_S = 900.0
+#: The response header of a bundle download: the SHA-256 the server recorded when the bundle arrived.
+BUNDLE_SHA256_HEADER = "X-DAF-Bundle-SHA256"
+#: Bytes read per chunk of a bundle download (streamed to disk, never held whole in memory).
+_DOWNLOAD_CHUNK = 1 << 16
 
 
 class PolicyServerError(RuntimeError):
@@ -81,14 +88,7 @@ class PolicyServerClient:
             raise PolicyServerError(f"{method} {url}: no answer in time ({err})", url=url) from err
         except httpx.TransportError as err:
             raise PolicyServerError(f"{method} {url}: cannot reach the server ({err})", url=url) from err
-        if response.is_error:
-            detail = _detail(response)
-            raise PolicyServerError(
-                f"{method} {url}: HTTP {response.status_code}: {_detail_text(detail)}",
-                url=url,
-                status_code=response.status_code,
-                detail=detail,
-            )
+        _raise_for_error(method, url, response)
         if not expect_json:
             return response.text
         if response.status_code == 204 or not response.content:
@@ -120,6 +120,59 @@ class PolicyServerClient:
             headers={"Content-Type": "application/zip"},
             timeout=self._upload_timeout,
         )
+
+    def download_bundle(self, policy_name: str, version: str, dest_dir: str | Path) -> Path:
+        """Download a stored version's bundle to ``dest_dir/<policy_name>-<version>.zip``; its path.
+
+        The body streams into a temporary file beside the target while its SHA-256 is computed; only
+        when that digest equals the one the server recorded at upload (the ``X-DAF-Bundle-SHA256``
+        header) is the file renamed into place, so the path returned always holds exactly the bytes
+        the server validated and serves. A mismatch (a damaged store, a proxy rewriting the body)
+        raises :class:`PolicyServerError` naming both digests and leaves no file behind.
+        """
+        dest_dir = Path(dest_dir)
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        target = dest_dir / f"{policy_name}-{version}.zip"
+        partial = dest_dir / f".{target.name}.{uuid.uuid4().hex[:12]}.part"
+        path = f"/v1/policies/{policy_name}/versions/{version}/bundle"
+        url = f"{self.endpoint}{path}"
+        try:
+            with self._http.stream("GET", path) as response:
+                if response.is_error:
+                    response.read()
+                _raise_for_error("GET", url, response)
+                recorded = response.headers.get(BUNDLE_SHA256_HEADER)
+                if not recorded:
+                    raise PolicyServerError(
+                        f"GET {url}: the answer has no {BUNDLE_SHA256_HEADER} header to check the bundle by",
+                        url=url,
+                        status_code=response.status_code,
+                    )
+                digest = hashlib.sha256()
+                with open(partial, "wb") as sink:
+                    for chunk in response.iter_bytes(_DOWNLOAD_CHUNK):
+                        digest.update(chunk)
+                        sink.write(chunk)
+                    sink.flush()
+                    os.fsync(sink.fileno())
+            received = digest.hexdigest()
+            if received != recorded:
+                raise PolicyServerError(
+                    f"GET {url}: the bundle received has SHA-256 {received}, the server recorded "
+                    f"{recorded} for {policy_name} {version}",
+                    url=url,
+                    status_code=response.status_code,
+                    detail={"recorded_sha256": recorded, "received_sha256": received},
+                )
+            partial.replace(target)
+        except httpx.TimeoutException as err:
+            raise PolicyServerError(f"GET {url}: no answer in time ({err})", url=url) from err
+        except httpx.TransportError as err:
+            raise PolicyServerError(f"GET {url}: cannot reach the server ({err})", url=url) from err
+        finally:
+            partial.unlink(missing_ok=True)
+        logger.info("Downloaded %s %s (%s) to %s", policy_name, version, recorded[:12], target)
+        return target
 
     def list_versions(self, policy_name: str) -> list[dict]:
         return self._request("GET", f"/v1/policies/{policy_name}/versions")
@@ -177,6 +230,36 @@ class PolicyServerClient:
 
     def close_session(self, session_id: str) -> None:
         self._request("DELETE", f"/v1/sessions/{session_id}")
+
+
+def fetch_active_bundle(
+    endpoint: str, auth_token: str | None, policy_name: str, dest_dir: str | Path
+) -> tuple[str, Path] | None:
+    """The version ``policy_name`` serves now and its bundle, downloaded (checked) into ``dest_dir``.
+
+    None when the server has no active version of the policy (it was never deployed, or every version
+    was rejected): the caller decides what "nothing deployed" means (promotion deploys the candidate
+    first, a benchmark leaves the deployed policy out). The active version is read from ``/health``, which
+    lists every policy's, so "unknown policy" is told apart from any failure; every failure raises
+    :class:`PolicyServerError`. ``auth_token`` needs the ``read`` scope (any token has it).
+    """
+    with PolicyServerClient(endpoint, auth_token) as client:
+        active = client.health().get("policies", {}).get(policy_name)
+        if active is None:
+            return None
+        return active, client.download_bundle(policy_name, active, dest_dir)
+
+
+def _raise_for_error(method: str, url: str, response: httpx.Response) -> None:
+    """A :class:`PolicyServerError` with the status and the server's reason for an error answer."""
+    if response.is_error:
+        detail = _detail(response)
+        raise PolicyServerError(
+            f"{method} {url}: HTTP {response.status_code}: {_detail_text(detail)}",
+            url=url,
+            status_code=response.status_code,
+            detail=detail,
+        )
 
 
 def _detail(response: httpx.Response) -> Any:

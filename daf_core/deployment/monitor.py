@@ -193,17 +193,18 @@ def daf_monitor_deployment(
     endpoint: str,
     auth_token: str | None = None,
     *,
-    config: DAFDeploymentConfig | None = None,
+    config: DAFDeploymentConfig | HealthRules | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
 ) -> dict[str, Any]:
-    """Fetch the deployed policy's metrics from the server and judge them by the config's health rules.
+    """Fetch the deployed policy's metrics from the server and judge them by the config's health rules
+    (a :class:`DAFDeploymentConfig`'s, the rules themselves, or None: the defaults).
 
     ``deployment_id`` is the policy name on the server (what :func:`daf_deploy_policy` returns). The
     dict is :func:`assess_health`'s. A server that cannot be read raises
     :class:`~daf_core.deployment.client.PolicyServerError` (a ``RuntimeError``): no answer is never
     reported as a verdict.
     """
-    rules = HealthRules.from_config(config)
+    rules = config if isinstance(config, HealthRules) else HealthRules.from_config(config)
     with PolicyServerClient(endpoint, auth_token, timeout=timeout) as client:
         metrics = client.metrics(deployment_id)
     verdict = assess_health(metrics, rules)

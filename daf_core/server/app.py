@@ -2,7 +2,8 @@
 
 Admins upload bundles (each a new immutable version, checked and validated on arrival), activate
 versions and roll back; players open sessions bound to the active version and send observations to
-``act``; anyone with a token reads versions, history and metrics. See the README's "Policy server"
+``act``; anyone with a token reads versions, history and metrics, and downloads a stored version's
+bundle (its bytes as uploaded, with their recorded SHA-256 in a header). See the README's "Policy server"
 section for the endpoints; ``/openapi.json`` and ``/docs`` describe them in full.
 
 Hostile input never reaches the store: an upload streams into a temporary directory under
@@ -36,7 +37,7 @@ import numpy as np
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -44,6 +45,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from daf_core.config.base import SemVerStr
 from daf_core.deployment.archive_safety import ArchiveLimits, UnsafeArchiveError, check_archive
+from daf_core.deployment.client import BUNDLE_SHA256_HEADER
 from daf_core.deployment.manifest import verify_bundle
 from daf_core.server.auth import Authenticator, Principal, require
 from daf_core.server.metrics import ServerMetrics
@@ -564,6 +566,47 @@ def create_app(settings: ServerSettings) -> FastAPI:
             "active_version": store.active(policy_name),
             "versions": [record.to_dict() for record in store.versions(policy_name)],
         }
+
+    @app.get(
+        "/v1/policies/{policy_name}/versions/{version}/bundle",
+        response_class=FileResponse,
+        tags=["versions"],
+        responses={
+            200: {
+                "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+                "headers": {BUNDLE_SHA256_HEADER: {"schema": {"type": "string"}}},
+            },
+            404: {},
+        },
+    )
+    def download_bundle(
+        policy_name: PolicyName,
+        version: Annotated[str, PathParam(max_length=128)],
+        _principal: Principal = read,
+    ) -> FileResponse:
+        """The version's bundle, the zip's bytes as they were uploaded, and their recorded SHA-256 in
+        the ``X-DAF-Bundle-SHA256`` header, so a client can check what it received (automation
+        benchmarks the served version against a candidate from exactly these bytes)."""
+        known_policy(policy_name)
+        record = store.version(policy_name, version)
+        if record is None:
+            raise UnknownError(f"policy {policy_name!r} has no version {version!r}")
+        if record.bundle_file is None:
+            raise UnknownError(
+                f"{policy_name} {version} was {record.state}: the bundle of a version that failed "
+                "validation is not kept"
+            )
+        path = settings.bundle_dir / record.bundle_file
+        if not path.is_file():
+            # The store and the bundle directory disagree (a bundle deleted by hand): the server's fault.
+            logger.error("%s %s: bundle file %s is missing", policy_name, version, path)
+            raise HTTPException(500, f"{policy_name} {version}: the stored bundle file is missing")
+        return FileResponse(
+            path,
+            media_type="application/zip",
+            filename=f"{policy_name}-{version}.zip",
+            headers={BUNDLE_SHA256_HEADER: record.sha256},
+        )
 
     def activation(policy_name: str, event: Any) -> dict[str, Any]:
         return {

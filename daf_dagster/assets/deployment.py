@@ -176,6 +176,8 @@ def package_and_validate(
             "policy_name": packaged.policy_name,
             "version": packaged.version,
             "class_path": manifest["class_path"],
+            # Read back by the promotion sensor and the schedules (daf_dagster.packages).
+            "validation_passed": report.passed,
             "manifest": dg.MetadataValue.json(manifest),
             **provenance(config),
         },

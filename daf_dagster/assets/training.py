@@ -7,6 +7,11 @@ starting over. The check ``training_finite`` reads the run's ``metrics.jsonl``: 
 an epoch recorded must be finite. It is computed in the training step (any asset declaring
 :func:`training_finite_spec` gets it from :func:`train_checkpoint`), so it always judges the partition
 just trained.
+
+The asset is in the ``gpu`` concurrency pool (:data:`GPU_POOL`): the instance's pool limit
+(``dagster.yaml``) is how many training steps run at once, on any executor. ``gpu_training_job``
+(``daf_dagster.gpu``) runs it on GPU workers; its metadata records the device, the GPUs the step saw,
+the executor and the throughput, so a run that trained on CPU says so.
 """
 
 import json
@@ -28,6 +33,12 @@ METRICS_FILE = "metrics.jsonl"  # daf_core.training.checkpoints.METRICS, without
 TRAINING_FINITE = "training_finite"
 REWARD_PREFIX = "env/per_label_rewards/"
 LOSS_PREFIX = "losses/"
+#: The concurrency pool of GPU work; its limit is the instance's (``concurrency: pools:`` in dagster.yaml).
+GPU_POOL = "gpu"
+#: The name of ``daf_dagster.gpu``'s configured Docker executor: steps under it must see their GPUs.
+GPU_EXECUTOR_NAME = "daf_gpu_docker"
+#: ``num_workers`` meaning one data-parallel worker per GPU the step sees (one where it sees none).
+PER_GPU = 0
 
 
 class TrainingConfig(dg.Config):
@@ -41,7 +52,12 @@ class TrainingConfig(dg.Config):
     )
     seed: int = 0
     device: str = Field(default="auto", description='"auto" (CUDA, then MPS, then CPU), "cpu", "cuda:N".')
-    num_workers: int = Field(default=1, description="Data-parallel worker processes (torch.distributed).")
+    num_workers: int = Field(
+        default=1,
+        ge=0,
+        description="Data-parallel worker processes (torch.distributed); 0: one per GPU the step sees "
+        "(NCCL on CUDA), one where it sees none.",
+    )
     vector_num_envs: int = Field(default=16, description="Environments per worker.")
     checkpoint_interval: int = Field(default=10, description="Epochs between checkpoints.")
     ppo: dict[str, Any] = Field(
@@ -50,8 +66,29 @@ class TrainingConfig(dg.Config):
 
     def to_training_config(self, run_name: str, daf: DAFResource) -> DAFTrainingConfig:
         """The DAFTrainingConfig of run ``run_name`` under ``daf``'s checkpoint root; a bad value raises
-        ValueError naming the field."""
-        return DAFTrainingConfig(**self.model_dump(), run_name=run_name, checkpoint_dir=daf.checkpoint_dir())
+        ValueError naming the field. ``num_workers=0`` (:data:`PER_GPU`) is resolved here (it asks torch)."""
+        fields = self.model_dump()
+        if fields["num_workers"] == PER_GPU:
+            fields["num_workers"] = max(1, visible_gpus()[0])
+        return DAFTrainingConfig(**fields, run_name=run_name, checkpoint_dir=daf.checkpoint_dir())
+
+
+def visible_gpus() -> tuple[int, list[str]]:
+    """How many CUDA devices this process sees, and their names; (0, []) on a CPU build or machine.
+    Neither call initialises CUDA, so worker processes started after it still can."""
+    import torch  # noqa: PLC0415 - only in a step
+
+    if not (torch.backends.cuda.is_built() and torch.cuda.is_available()):
+        return 0, []
+    count = torch.cuda.device_count()
+    return count, [torch.cuda.get_device_name(i) for i in range(count)]
+
+
+def hardware_summary(device: str, gpu_count: int, gpu_names: list[str], executor: str) -> str:
+    """One line for the UI: what the step trained on and under which executor."""
+    if gpu_count == 0:
+        return f"{device}: no GPU visible to the step ({executor} executor)"
+    return f"{device}: {gpu_count} GPU(s) visible ({', '.join(gpu_names)}; {executor} executor)"
 
 
 def train_checkpoint(
@@ -76,6 +113,10 @@ def train_checkpoint(
         f"training {training.policy_class_path} on {'+'.join(training.missions)} for {training.num_steps} "
         f"agent steps on {device} ({training.num_workers} worker(s)) into {training.checkpoint_dir}"
     )
+    gpu_count, gpu_names = visible_gpus()
+    executor = context.job_def.executor_def.name
+    hardware = hardware_summary(str(device), gpu_count, gpu_names, executor)
+    context.log.info(hardware)
     result = daf_launch_distributed_training(
         training_config=training, daf_config=daf_config, show_progress=False
     )
@@ -102,6 +143,10 @@ def train_checkpoint(
             "sps": float(result.training_rate()),
             "wall_time_s": float(result.wall_time_seconds),
             "device": str(device),
+            "gpu_count": gpu_count,
+            "gpu_names": dg.MetadataValue.json(gpu_names),
+            "executor": executor,
+            "hardware": hardware,
             "num_workers": result.num_workers,
             **{f"final_episode_reward/{mission}": value for mission, value in rewards.items()},
             "checkpoint": dg.MetadataValue.path(str(result.final_checkpoint)),
@@ -170,6 +215,7 @@ def finite_check_result(rows: list[dict[str, Any]], asset_key: dg.AssetKey) -> d
 @dg.asset(
     partitions_def=TRAINING_RUNS,
     check_specs=[training_finite_spec("training_checkpoints")],
+    pool=GPU_POOL,
     group_name="training",
     kinds={"pytorch"},
     code_version=CODE_VERSION,
@@ -177,7 +223,20 @@ def finite_check_result(rows: list[dict[str, Any]], asset_key: dg.AssetKey) -> d
 def training_checkpoints(
     context: dg.AssetExecutionContext, config: TrainingConfig, daf: DAFResource
 ) -> dg.MaterializeResult:
-    """A DAF training run named by the partition key: trained, or resumed when it exists."""
+    """A DAF training run named by the partition key: trained, or resumed when it exists.
+
+    Under the GPU Docker executor a step that sees fewer GPUs than it asked for (``$DAF_GPU_COUNT``: no
+    NVIDIA runtime, a CPU image) fails instead of training slowly on CPU.
+    """
+    if context.job_def.executor_def.name == GPU_EXECUTOR_NAME:
+        from daf_dagster.gpu import GpuSettings  # noqa: PLC0415 - daf_dagster.gpu imports this module
+
+        expected, (seen, names) = GpuSettings.from_env().gpu_count, visible_gpus()
+        if seen < expected:
+            raise dg.Failure(
+                f"the GPU executor asked for {expected} GPU(s) ($DAF_GPU_COUNT) but the step sees {seen} "
+                f"{names}: is the NVIDIA container runtime installed, and is the image a CUDA build?"
+            )
     run_name = context.partition_key
     training = config.to_training_config(run_name, daf)
     # A key typed into `dagster job execute --tags` or the launchpad may be new: register it (idempotent).

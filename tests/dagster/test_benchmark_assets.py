@@ -10,7 +10,7 @@ import pytest
 from daf_core.comparison import BENCHMARK_SUITES, ComparisonReport
 from daf_dagster.assets.benchmarks import ASSET_CHECKS, ASSETS
 from daf_dagster.io_managers import ParquetIOManager
-from daf_dagster.resources import DAFResource
+from daf_dagster.resources import DAFResource, PolicyServerResource
 
 EPISODES = 2
 SETTINGS = {
@@ -29,6 +29,7 @@ def quick(tmp_path_factory):
         partition_key="quick",
         resources={
             "daf": DAFResource(output_root=str(root)),
+            "policy_server": PolicyServerResource(),
             "parquet_io_manager": ParquetIOManager(base_dir=str(root / "io")),
         },
         instance=dg.DagsterInstance.ephemeral(),

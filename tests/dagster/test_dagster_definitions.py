@@ -47,6 +47,9 @@ JOBS = {
     "benchmark_job": {"benchmark_results"},
     "deployment_job": {"deployment_package"},
     "checkpoint_validation_job": {"checkpoint_package"},
+    "promotion_job": {"policy_promotion"},
+    "rollback_job": set(),  # an op job: it changes the policy server, it makes no asset
+    "gpu_training_job": {"training_checkpoints"},  # in process here: DAF_DEPLOYMENT is not docker
     "quickstart_job": {
         "environment_report",
         "quickstart_policy",
@@ -74,6 +77,10 @@ def test_every_definition_loads_and_each_workflow_has_its_job():
     assert {job.name for job in defs.jobs} == set(JOBS)
     assert defs.resolve_job_def("training_job").tags["dagster/partition"] == "collect_lstm"
     assert defs.resolve_job_def("benchmark_job").tags["dagster/partition"] == "quick"
+    assert {schedule.name for schedule in defs.schedules} == {
+        "nightly_benchmark_schedule",
+        "quick_benchmark_schedule",
+    }
     comparison_tags = defs.resolve_job_def("comparison_job").tags
     assert (
         comparison_tags["dagster/asset_partition_range_start"],
@@ -123,7 +130,9 @@ def test_loading_the_definitions_is_light_and_fast():
         "started = time.perf_counter()\n"
         "import dagster as dg\n"
         "from daf_dagster.definitions import defs\n"
-        "dg.Definitions.validate_loadable(defs)\n"
+        "from daf_dagster.locations import cpu, gpu\n"
+        "for d in (defs, cpu.defs, gpu.defs):\n"
+        "    dg.Definitions.validate_loadable(d)\n"
         "defs.resolve_job_def('quickstart_job')\n"
         f"heavy = [m for m in {HEAVY_MODULES!r} if m in sys.modules]\n"
         "print(json.dumps([time.perf_counter() - started, heavy]))\n"
@@ -202,23 +211,50 @@ def test_repo_instance_launches_runs_without_a_daemon(tmp_path):
     assert (tmp_path / "history" / "runs.db").is_file()
 
 
-def test_workspaces_point_at_the_code_location():
+def test_workspaces_point_at_the_code_locations():
     (local,) = ensure_workspace_config(
         yaml.safe_load((REPO / "workspace.yaml").read_text()), "workspace.yaml"
     )["load_from"]
     assert local["python_module"]["module_name"] == "daf_dagster.definitions"
     assert importlib.import_module(local["python_module"]["module_name"]).defs is defs
 
+    # docker: a CPU and a GPU location, each a gRPC service of the compose file serving its module.
     compose = yaml.safe_load((DOCKER / "docker-compose.yaml").read_text())
-    (remote,) = ensure_workspace_config(
+    remote = ensure_workspace_config(
         yaml.safe_load((DOCKER / "workspace.yaml").read_text()), "workspace.yaml"
     )["load_from"]
-    server = remote["grpc_server"]
-    user_code = compose["services"][server["host"]]
-    command = user_code["command"]
-    assert command[:3] == ["dagster", "api", "grpc"]
-    assert command[command.index("--port") + 1] == str(server["port"])
-    assert command[command.index("--module-name") + 1] == "daf_dagster.definitions"
+    modules = {}
+    for entry in remote:
+        server = entry["grpc_server"]
+        command = compose["services"][server["host"]]["command"]
+        assert command[:3] == ["dagster", "api", "grpc"]
+        assert command[command.index("--port") + 1] == str(server["port"])
+        modules[server["location_name"]] = command[command.index("--module-name") + 1]
+    assert modules == {"daf": "daf_dagster.locations.cpu", "daf_gpu": "daf_dagster.locations.gpu"}
+
+
+def test_cpu_and_gpu_locations_split_the_definitions():
+    from daf_dagster.jobs import JOBS
+    from daf_dagster.locations import cpu, gpu
+    from daf_dagster.sensors import SENSORS
+
+    def materializable(location) -> set[str]:
+        graph = location.defs.resolve_asset_graph()
+        return {key.to_user_string() for key in graph.materializable_asset_keys}
+
+    everything = {spec.key.to_user_string() for spec in defs.resolve_all_asset_specs()}
+    assert materializable(gpu) == {"training_checkpoints"}
+    assert materializable(cpu) == everything - {"training_checkpoints"}  # no asset in both
+    assert {job.name for job in gpu.defs.jobs} == {"gpu_training_job"}
+    # Every job of jobs.JOBS that selects no GPU asset, whoever adds it; training_job is the one.
+    assert {job.name for job in cpu.defs.jobs} == {job.name for job in JOBS} - {"training_job"}
+    assert {"promotion_job", "rollback_job"} <= {job.name for job in cpu.defs.jobs}
+    assert [s.name for s in cpu.defs.sensors] == [s.name for s in SENSORS] and not gpu.defs.sensors
+    assert {s.name for s in cpu.defs.schedules} == {s.name for s in defs.schedules}
+    cpu_checks = {key for key in cpu.defs.resolve_asset_graph().asset_check_keys}
+    assert {key.asset_key.to_user_string() for key in cpu_checks} <= materializable(cpu)
+    for location in (cpu, gpu):
+        dg.Definitions.validate_loadable(location.defs)
 
 
 # -- docker deployment (static) -----------------------------------------------------------------------
@@ -256,13 +292,21 @@ def test_docker_compose_is_consistent():
     compose = yaml.safe_load((DOCKER / "docker-compose.yaml").read_text())
     instance = yaml.safe_load((DOCKER / "dagster.yaml").read_text())
     services = compose["services"]
-    assert {"daf_postgres", "daf_user_code", "daf_webserver", "daf_daemon"} <= set(services)
+    assert {"daf_postgres", "daf_user_code", "daf_gpu_user_code", "daf_webserver", "daf_daemon"} <= set(
+        services
+    )
+    gpu_build = services["daf_gpu_user_code"]["build"]["args"]
+    assert gpu_build["PUFFERLIB"] == "wheel" and "cu" in gpu_build["TORCH_INDEX_URL"]
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    assert all(f"ARG {arg}=" in dockerfile for arg in gpu_build)
 
     dagster_services = {name: s for name, s in services.items() if name != "daf_postgres"}
     for name, service in dagster_services.items():
         build = service["build"]
         assert (DOCKER / build["context"] / build["dockerfile"]).resolve() == DOCKER / "Dockerfile", name
-        assert service["image"] == "daf:latest", name
+        # The GPU location's image is the same Dockerfile on the GPU route (its build args).
+        expected = "${DAF_GPU_IMAGE:-daf-gpu:latest}" if name == "daf_gpu_user_code" else "daf:latest"
+        assert service["image"] == expected, name
         assert {"DAGSTER_PG_HOST", "DAGSTER_PG_PASSWORD"} <= set(service["environment"]), name
         assert service["environment"]["DAGSTER_PG_HOST"] == "daf_postgres"
         assert services["daf_postgres"]["healthcheck"] and service["depends_on"]["daf_postgres"] == {
@@ -287,6 +331,7 @@ def test_docker_compose_is_consistent():
             assert volume in services[name]["volumes"], (name, volume)
     # The daemon starts run containers and the webserver stops them: both need the Docker socket.
     for name in ("daf_daemon", "daf_webserver"):
+        assert {"daf_user_code", "daf_gpu_user_code"} <= set(services[name]["depends_on"]), name
         assert "/var/run/docker.sock:/var/run/docker.sock" in services[name]["volumes"]
         assert "/opt/dagster/dagster_home/workspace.yaml" in services[name]["command"]
 

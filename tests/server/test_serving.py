@@ -224,6 +224,7 @@ def test_the_openapi_schema_lists_every_endpoint(server: RunningServer):
         "/metrics",
         "/v1/policies/{policy_name}",
         "/v1/policies/{policy_name}/versions",
+        "/v1/policies/{policy_name}/versions/{version}/bundle",
         "/v1/policies/{policy_name}/activate",
         "/v1/policies/{policy_name}/rollback",
         "/v1/policies/{policy_name}/history",
