@@ -153,6 +153,9 @@ def automation(tmp_path, monkeypatch) -> Iterator[Automation]:
     }
     bin_dir = Path(sys.executable).parent
     started: list[subprocess.Popen] = []
+    # The instance's SQLite storage made (and its schema stamped) before two processes open it at once:
+    # a daemon and a webserver creating a fresh home together can both stamp it, which breaks it.
+    dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))).dispose()
     try:
         port = free_port()
         for command in (
