@@ -32,6 +32,7 @@ RUNS: dict[str, list[tuple[str, list[str]]]] = {
         ("bench_training.py", ["--steps", "524288"]),
     ],
     "sweeps": [("bench_sweeps.py", ["--trials", "8"]), ("bench_sweeps.py", ["--trials", "16"])],
+    "sweeps_postgres": [("bench_sweeps_postgres.py", ["--trials", "48", "--steps", "4096"])],
     "learning": [("learning_check.py", [])],
     "server": [("bench_server.py", [])],
     "dagster": [("bench_dagster.py", []), ("bench_dagster.py", ["--steps", "262144"])],

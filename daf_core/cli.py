@@ -43,11 +43,21 @@ token_app = typer.Typer(
 )
 app.add_typer(token_app, name="token")
 
+#: Replicas of one server (containers behind a load balancer) share a PostgreSQL database and a bundle
+#: directory; these variables give them both without flags (a flag wins).
+STORE_DIR_ENV = "DAF_SERVER_STORE_DIR"
+DATABASE_URL_ENV = "DAF_SERVER_DATABASE_URL"
 StoreDir = Annotated[
-    Path | None, typer.Option(help="Bundle directory (and default SQLite database) of the server.")
+    Path | None,
+    typer.Option(envvar=STORE_DIR_ENV, help="Bundle directory (and default SQLite database) of the server."),
 ]
 DatabaseUrl = Annotated[
-    str | None, typer.Option(help="SQLAlchemy URL of the version store (default: sqlite in --store-dir).")
+    str | None,
+    typer.Option(
+        envvar=DATABASE_URL_ENV,
+        help="SQLAlchemy URL of the version store (default: sqlite in --store-dir), e.g. "
+        "postgresql://user:password@host:5432/db.",
+    ),
 ]
 
 

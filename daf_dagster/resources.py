@@ -35,6 +35,7 @@ DEPLOYMENT_ENV = "DAF_DEPLOYMENT"
 POLICY_SERVER_URL_ENV = "DAF_POLICY_SERVER_URL"
 POLICY_SERVER_TOKEN_ENV = "DAF_POLICY_SERVER_TOKEN"
 POLICY_NAME_ENV = "DAF_POLICY_NAME"
+SWEEP_STORAGE_ENV = "DAF_SWEEP_STORAGE"
 DEFAULT_POLICY_SERVER_URL = "http://127.0.0.1:8000"
 DEFAULT_POLICY_NAME = "daf_policy"
 #: Where the docker deployment's ``daf_output`` volume is mounted (docker/docker-compose.yaml).
@@ -81,6 +82,12 @@ class DAFResource(dg.ConfigurableResource):
         default=None,
         description=f"A DAFConfig YAML/JSON file; None: ${CONFIG_ENV} if set, else DAFConfig's defaults.",
     )
+    sweep_storage: str | None = Field(
+        default=None,
+        description=f"Optuna database URL of sweeps whose config names none (a shared PostgreSQL lets "
+        f"workers on several machines share a study); None: ${SWEEP_STORAGE_ENV}, else each sweep's "
+        "own SQLite file.",
+    )
 
     def output_dir(self) -> Path:
         """The absolute results root."""
@@ -92,6 +99,10 @@ class DAFResource(dg.ConfigurableResource):
             return absolute(self.checkpoint_root)
         from_env = os.environ.get(CHECKPOINT_ROOT_ENV)
         return absolute(from_env) if from_env else self.output_dir() / "checkpoints"
+
+    def sweep_storage_url(self) -> str | None:
+        """The shared sweep storage: the field, else ``$DAF_SWEEP_STORAGE``; None: per-sweep SQLite."""
+        return self.sweep_storage or os.environ.get(SWEEP_STORAGE_ENV) or None
 
     def daf_config(self) -> DAFConfig:
         """The configured DAFConfig, its output and checkpoint directories replaced by the two roots."""

@@ -2,7 +2,7 @@
 
 Everything a restart must not lose is here, in one SQLAlchemy database: a SQLite file by default,
 PostgreSQL when several server processes share one store. Bundles themselves are files in the server's
-bundle directory; a version row names its file.
+bundle directory; a version row names its file, so replicas over one database share that directory too.
 
 Why activation is safe under concurrency: an activation or rollback reads the active version, appends
 its event and moves the ``active`` row in one transaction that first takes the policy's lock (``SELECT
@@ -34,11 +34,14 @@ from sqlalchemy import (
     create_engine,
     event,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from daf_core._internal.database_urls import with_installed_driver
 
 logger = logging.getLogger(__name__)
 
@@ -250,7 +253,22 @@ def make_engine(url: str, *, write: bool = True) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(with_installed_driver(url), pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+#: The PostgreSQL advisory lock held while the tables are created (any constant; "DAF" in ASCII).
+_SCHEMA_LOCK_KEY = 0x444146
+
+
+def _create_tables(engine: Engine) -> None:
+    """Create the missing tables in one transaction. On PostgreSQL it first takes an advisory lock:
+    replicas starting together on an empty database would otherwise all see no table and all
+    ``CREATE TABLE``, and all but one fail. (SQLite's write transaction, ``BEGIN IMMEDIATE``, already
+    serialises them.)"""
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+        _Base.metadata.create_all(connection)
 
 
 class Store:
@@ -261,7 +279,7 @@ class Store:
         self._engine = make_engine(url)
         # PostgreSQL's reads never block on writers; SQLite's need a deferred BEGIN (see make_engine).
         self._read_engine = make_engine(url, write=False) if url.startswith("sqlite") else self._engine
-        _Base.metadata.create_all(self._engine)
+        _create_tables(self._engine)
         self._writer = sessionmaker(self._engine, expire_on_commit=False)
         self._reader = sessionmaker(self._read_engine, expire_on_commit=False)
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from daf_core._internal.database_urls import with_installed_driver
 from daf_core.config import DAFSweepConfig
 from daf_core.sweeps.logical import (
     ATTR_DURATION,
@@ -99,7 +100,7 @@ def open_storage(config: DAFSweepConfig, url: str, attempts: int = 5) -> optuna.
     import optuna  # noqa: PLC0415
 
     expect_optuna_warnings()
-    url = _with_installed_driver(url)
+    url = with_installed_driver(url)
     if url.startswith("sqlite:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}}
@@ -130,18 +131,6 @@ def open_storage(config: DAFSweepConfig, url: str, attempts: int = 5) -> optuna.
             logger.debug("opening storage failed (%s); retrying", err)
             time.sleep(0.5 * attempt)
     raise AssertionError("unreachable")
-
-
-def _with_installed_driver(url: str) -> str:
-    """``postgresql://`` means psycopg 3 to SQLAlchemy 2.1, but DAF installs psycopg2: name the driver
-    that is there, so the URL users know (the one psql and Dagster take) works unchanged."""
-    import importlib.util  # noqa: PLC0415
-
-    scheme, sep, rest = url.partition("://")
-    if scheme in ("postgresql", "postgres") and importlib.util.find_spec("psycopg") is None:
-        if importlib.util.find_spec("psycopg2") is not None:
-            return f"postgresql+psycopg2{sep}{rest}"
-    return url
 
 
 @dataclass(frozen=True)

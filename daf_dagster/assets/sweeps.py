@@ -89,14 +89,15 @@ class SweepConfig(dg.Config):
     )
     storage: str | None = Field(
         default=None,
-        description="Optuna database URL; None: <sweep folder>/study.db (SQLite). PostgreSQL lets workers "
-        "on several machines share the study.",
+        description="Optuna database URL; None: DAFResource's sweep_storage ($DAF_SWEEP_STORAGE), else "
+        "<sweep folder>/study.db (SQLite). PostgreSQL lets workers on several machines share the study.",
     )
     early_stopping: bool = Field(default=False, description="Successive halving over training chunks.")
 
     def to_sweep_config(self, daf: DAFResource) -> DAFSweepConfig:
         """The DAFSweepConfig this asset runs; a bad value is a ValueError naming the field."""
-        return DAFSweepConfig(**self.model_dump(), output_dir=daf.output_path("sweeps"))
+        fields = {**self.model_dump(), "storage": self.storage or daf.sweep_storage_url()}
+        return DAFSweepConfig(**fields, output_dir=daf.output_path("sweeps"))
 
 
 @dg.asset(group_name=GROUP, code_version=CODE_VERSION, kinds={"optuna", "pytorch"})

@@ -153,3 +153,33 @@ def test_a_bad_sweep_config_fails_naming_the_field(tmp_path):
             },
         )
     assert not (tmp_path / "sweeps").exists() or not any((tmp_path / "sweeps").iterdir())
+
+
+def test_the_shared_sweep_storage_comes_from_the_environment(tmp_path, monkeypatch):
+    """``$DAF_SWEEP_STORAGE`` (docker-compose points it at PostgreSQL) holds the study of a sweep whose
+    config names no storage; one that names its own keeps it."""
+    import optuna  # noqa: PLC0415 - only here
+
+    shared = f"sqlite:///{tmp_path / 'shared.db'}"
+    monkeypatch.setenv("DAF_SWEEP_STORAGE", shared)
+    one_trial = {**SWEEP, "num_trials": 1}
+    result = materialize(
+        tmp_path,
+        dg.DagsterInstance.ephemeral(),
+        [sweep_results],
+        {"ops": {"sweep_results": {"config": one_trial}}},
+    )
+    assert metadata_of(result, sweep_results)["study_storage"].value == shared
+    (study,) = optuna.get_all_study_summaries(shared)
+    assert study.n_trials == 1
+    assert not (tmp_path / "sweeps" / "tiny" / "study.db").exists()
+
+    own = f"sqlite:///{tmp_path / 'own.db'}"
+    result = materialize(
+        tmp_path / "other",
+        dg.DagsterInstance.ephemeral(),
+        [sweep_results],
+        {"ops": {"sweep_results": {"config": {**one_trial, "storage": own}}}},
+    )
+    assert metadata_of(result, sweep_results)["study_storage"].value == own
+    assert len(optuna.get_all_study_summaries(shared)) == 1
