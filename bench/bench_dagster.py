@@ -1,7 +1,7 @@
 """Dagster's overhead on the main job: ``quickstart_job`` through ``dagster job execute`` beside the same
-pipeline called directly in Python, one run each, side by side.
+pipeline called directly in Python, side by side, repeated (median of 3 by default).
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_dagster.py [--steps 65536] [--order dagster-first]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_dagster.py [--steps 65536] [--reps 3] [--output F]
 
 Both read ``configs/dagster/quickstart_job.yaml`` and do the same work with the same settings: the
 environment check, training ``lstm`` on ``collect`` (run ``quickstart``), its training curves, the
@@ -11,8 +11,8 @@ as a fresh process with a fresh output root (and, for Dagster, a fresh SQLite DA
 their imports; the direct run calls daf_core's public functions the assets call. ``--steps`` overrides
 the training steps of both (the shipped config's value by default).
 
-``ratio`` = Dagster wall time / direct wall time (goal <= 1.15). The machine's load varies, so the two
-runs are interleaved in the order given and both wall times are reported. Writes
+``ratio`` = Dagster wall time / direct wall time of the same repetition (goal <= 1.15). The machine's
+load varies, so the two runs alternate (the order swaps every repetition) and both wall times are kept. Writes
 bench/results/dagster_<steps>.json (atomically) and prints a table.
 """
 
@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 
 import yaml
+from measure import add_reps_argument, figure, interleaved, machine, summarise
+from measure import ratio as ratio_of
 from rich.console import Console
 from rich.table import Table
 
@@ -177,39 +179,48 @@ def time_dagster(config: dict, root: Path) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the shipped one)")
-    parser.add_argument("--order", choices=["dagster-first", "direct-first"], default="direct-first")
+    add_reps_argument(parser)
+    parser.add_argument("--output", type=Path, default=None, help="default results/dagster_<steps>.json")
     args = parser.parse_args(argv)
     config = run_config(args.steps)
-    runners = {"dagster": time_dagster, "direct": time_direct}
-    order = ["dagster", "direct"] if args.order == "dagster-first" else ["direct", "dagster"]
-    seconds: dict[str, float] = {}
+    steps = config["ops"]["quickstart_policy"]["config"]["num_steps"]
+    before = machine()
     with tempfile.TemporaryDirectory(prefix="daf-bench-dagster-") as tmp:
-        for name in order:
-            root = Path(tmp) / name / "daf_output"
-            root.parent.mkdir()
-            seconds[name] = runners[name](config, root)
+        fresh = iter(range(10_000))
+
+        def arm(runner):
+            def timed() -> dict[str, float]:
+                root = Path(tmp) / str(next(fresh)) / "daf_output"
+                root.parent.mkdir()
+                return {"seconds": runner(config, root)}
+
+            return timed
+
+        runs = interleaved({"direct": arm(time_direct), "dagster": arm(time_dagster)}, args.reps)
+    ratio = ratio_of(runs["dagster"], runs["direct"], "seconds")
     result = {
-        "training_steps": config["ops"]["quickstart_policy"]["config"]["num_steps"],
-        "order": order,
-        "dagster_s": round(seconds["dagster"], 2),
-        "direct_s": round(seconds["direct"], 2),
-        "ratio": round(seconds["dagster"] / seconds["direct"], 3),
-        "overhead_s": round(seconds["dagster"] - seconds["direct"], 2),
+        "work": {"training_steps": steps, "job": "quickstart_job", "config": str(CONFIG.relative_to(REPO))},
+        "machine": before,
+        "machine_after": machine(),
+        "reps": args.reps,
+        "direct": {"seconds": figure(runs["direct"], "seconds", 2)},
+        "dagster": {"seconds": figure(runs["dagster"], "seconds", 2)},
+        "overhead_s": summarise(
+            [d["seconds"] - p["seconds"] for d, p in zip(runs["dagster"], runs["direct"], strict=True)], 2
+        ),
+        "ratio_dagster_vs_direct": ratio,
         "goal_ratio": 1.15,
-        "cpu_count": os.cpu_count(),
-        "load_average": os.getloadavg()[0],
     }
-    path = atomic_write_json(RESULTS / f"dagster_{result['training_steps']}.json", result)
-    table = Table(title="quickstart_job: dagster job execute vs the same daf_core calls")
-    for column in ("training steps", "direct (s)", "dagster (s)", "overhead (s)", "ratio"):
+    path = atomic_write_json(args.output or RESULTS / f"dagster_{steps}.json", result)
+    table = Table(title=f"quickstart_job ({steps} steps): dagster job execute vs the same daf_core calls")
+    for column in ("", "min", "median", "max"):
         table.add_column(column, justify="right")
-    table.add_row(
-        str(result["training_steps"]),
-        f"{result['direct_s']:.1f}",
-        f"{result['dagster_s']:.1f}",
-        f"{result['overhead_s']:.1f}",
-        f"{result['ratio']:.3f}",
-    )
+    for label, values in (
+        ("direct (s)", result["direct"]["seconds"]),
+        ("dagster (s)", result["dagster"]["seconds"]),
+        ("ratio", ratio),
+    ):
+        table.add_row(label, *(f"{values[key]:.2f}" for key in ("min", "median", "max")))
     Console().print(table)
     print(f"written {path}")
     return 0

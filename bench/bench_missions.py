@@ -13,6 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
+from measure import machine
+
 from daf_core._internal.atomic import atomic_write_json
 from daf_core.evaluation import evaluate_policies
 from daf_core.missions import BUILTIN_MISSIONS
@@ -21,9 +23,11 @@ from daf_core.missions import BUILTIN_MISSIONS
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--missions", nargs="+", default=list(BUILTIN_MISSIONS))
+    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "missions.json")
     args = parser.parse_args()
     figures = {}
-    for mission in BUILTIN_MISSIONS:
+    for mission in args.missions:
         records = evaluate_policies(
             ["random", "noop", "lstm"],
             [mission],
@@ -40,9 +44,9 @@ def main() -> None:
             }
             for policy, group in records.groupby("policy")
         }
-    result = {"episodes": args.episodes, "seed": 0, "missions": figures}
+    result = {"machine": machine(), "episodes": args.episodes, "seed": 0, "missions": figures}
     print(json.dumps(result, indent=2))
-    atomic_write_json(Path(__file__).parent / "results" / "missions.json", result)
+    atomic_write_json(args.output, result)
 
 
 if __name__ == "__main__":

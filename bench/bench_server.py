@@ -1,7 +1,7 @@
 """Policy-server cost: act latency and throughput of ``daf serve`` on loopback, beside the same policy
 called in the benchmark's own process on the same observations.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_server.py [--requests 400] [--clients 1 16]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_server.py [--requests 400] [--clients 1 16] [--reps 3]
 
 The policy is an lstm (untrained weights, seeded) packaged for ``explore`` (4 agents, 500 tokens each);
 the observations are recorded from real ``explore`` episodes with random actions. Each act request
@@ -14,7 +14,8 @@ carries one step of all 4 agents. Measured:
   1 client and with 16 concurrent clients (each its own session, requests back to back).
 
 ``ratio`` is server p50 / in-process p50 of the same computation: what HTTP, JSON and the server add.
-Writes bench/results/server.json (atomically) and prints a table.
+The whole set is repeated ``--reps`` times against the same server; each figure is the median of its
+repetitions (min and max beside it). Writes bench/results/server.json (atomically) and prints a table.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from measure import add_reps_argument, figure, machine, ratio
 from rich.console import Console
 from rich.table import Table
 
@@ -236,60 +238,68 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--warmup", type=int, default=10, help="untimed requests per client first")
     parser.add_argument("--seed", type=int, default=0)
+    add_reps_argument(parser)
+    parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     limit_threads(1)
+    before = machine()
 
     with tempfile.TemporaryDirectory(prefix="daf_bench_server_") as tmp:
         directory = Path(tmp)
         per_step, arrays = record_observations(args.requests, args.seed)
         bundle, weights = lstm_bundle(directory, args.seed)
-        in_process = time_in_process(bundle, per_step, arrays, weights)
         process, url, tokens, _log = start_server(directory / "store")
         try:
             deployed = daf_deploy_policy("bench", bundle, url, tokens["admin"])
             if not deployed.ok:
                 raise RuntimeError(deployed.message)
-            served = {
-                f"server_{clients}_clients": asyncio.run(
-                    _load(url, tokens["act"], arrays, clients, args.requests, args.warmup)
-                )
-                for clients in args.clients
-            }
+            reps = []
+            for rep in range(args.reps):
+                measured = dict(time_in_process(bundle, per_step, arrays, weights))
+                for clients in args.clients:
+                    measured[f"server_{clients}_clients"] = asyncio.run(
+                        _load(url, tokens["act"], arrays, clients, args.requests, args.warmup)
+                    )
+                print(f"  rep {rep + 1}/{args.reps}: {measured}", flush=True)
+                reps.append(measured)
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
 
-    baseline = in_process["server_code_batched"]["p50_ms"]
+    paths = {name: [rep[name] for rep in reps] for name in reps[0]}
+    figures = {name: {key: figure(runs, key) for key in runs[0]} for name, runs in paths.items()}
+    baseline = [rep["server_code_batched"] for rep in reps]
     result = {
         "work": {
-            **vars(args),
+            **{key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()},
             "mission": MISSION,
             "agents_per_request": int(arrays.shape[1]),
             "observation_shape": list(arrays.shape[2:]),
             "policy": "lstm (untrained, seeded)",
-            "cpu_count": os.cpu_count(),
-            "loadavg_1m": round(os.getloadavg()[0], 2),
         },
-        "in_process": in_process,
-        **served,
+        "machine": before,
+        "machine_after": machine(),
+        "reps": args.reps,
+        "in_process": {name: figures[name] for name in ("server_code_batched", "mettagrid_per_agent")},
+        **{name: figures[name] for name in paths if name.startswith("server_")},
         "ratio_server_p50_vs_in_process": {
-            name: round(figures["p50_ms"] / baseline, 1) for name, figures in served.items()
+            name: ratio(paths[name], baseline, "p50_ms") for name in paths if name.startswith("server_")
         },
     }
-    atomic_write_json(RESULTS, result)
+    atomic_write_json(args.output, result)
 
-    table = Table(title=f"act: lstm on {MISSION}, {arrays.shape[1]} agents per request")
+    table = Table(title=f"act: lstm on {MISSION}, {arrays.shape[1]} agents per request (medians)")
     for column in ("", "p50 ms", "p99 ms", "requests/s"):
         table.add_column(column, justify="right" if column else "left")
-    rows = {"in process (server code)": in_process["server_code_batched"]}
-    rows["in process (mettagrid per agent)"] = in_process["mettagrid_per_agent"]
-    rows.update({name.replace("_", " "): figures for name, figures in served.items()})
-    for name, figures in rows.items():
+    for name, row in figures.items():
         table.add_row(
-            name, f"{figures['p50_ms']:.2f}", f"{figures['p99_ms']:.2f}", f"{figures['requests_per_s']:.0f}"
+            name.replace("_", " "),
+            f"{row['p50_ms']['median']:.2f}",
+            f"{row['p99_ms']['median']:.2f}",
+            f"{row['requests_per_s']['median']:.0f}",
         )
     Console().print(table)
-    print(f"written: {RESULTS}")
+    print(f"written: {args.output}")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,14 @@
 """A 4-worker sweep on PostgreSQL against the same sweep on SQLite: trials per minute and duplicates.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_sweeps_postgres.py [--trials 48] [--steps 4096]
-        [--workers 4] [--postgres postgresql+psycopg2://postgres@127.0.0.1:5432/postgres]
+        [--workers 4] [--postgres postgresql+psycopg2://postgres@127.0.0.1:5432/postgres] [--reps 3]
 
 The same sweep (random search over a continuous space, the same seed, training steps and evaluation
-episodes) runs once with its Optuna study in a SQLite file and once in a fresh PostgreSQL database on
+episodes) runs with its Optuna study in a SQLite file and in a fresh PostgreSQL database on
 the server ``--postgres`` names (created here, dropped afterwards), each on ``--workers`` worker
 processes sharing the study. For each: wall time, finished trials per minute, and duplicates (complete
 trials whose parameters another complete trial already had; the goal is 0) and how many worker processes
-ran trials. Writes bench/results/sweeps_postgres.json.
+ran trials; the two alternate, ``--reps`` times each. Writes bench/results/sweeps_postgres.json.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
+from measure import add_reps_argument, figure, interleaved, machine, ratio
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -32,6 +33,7 @@ from daf_core.sweeps import daf_launch_sweep
 
 SPACE = {"learning_rate": {"low": 3e-4, "high": 1e-2, "log": True}, "ent_coef": {"low": 0.0, "high": 0.05}}
 MISSION = "collect"
+RESULTS = Path(__file__).parent / "results"
 EPISODES = 2
 
 
@@ -90,7 +92,27 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4096)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--postgres", default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+    add_reps_argument(parser)
+    parser.add_argument(
+        "--output", type=Path, default=Path(__file__).parent / "results" / "sweeps_postgres.json"
+    )
     args = parser.parse_args()
+    try:
+        create_engine(args.postgres).connect().close()
+    except Exception as err:  # noqa: BLE001 - any reason: say which server and why, then stop
+        raise SystemExit(f"no PostgreSQL server answers at {make_url(args.postgres)!r}: {err}") from None
+    before = machine()
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = iter(range(10_000))
+
+        def on_sqlite() -> dict:
+            return run(None, args, Path(scratch) / str(next(fresh)))
+
+        def on_postgres() -> dict:
+            with fresh_database(args.postgres) as url:
+                return run(url, args, Path(scratch) / str(next(fresh)))
+
+        runs = interleaved({"sqlite": on_sqlite, "postgres": on_postgres}, args.reps)
     result: dict = {
         "work": {
             "trials": args.trials,
@@ -100,21 +122,15 @@ def main() -> None:
             "episodes_per_trial": EPISODES,
             "strategy": "random",
             "seed": 0,
-        }
+        },
+        "machine": before,
+        "machine_after": machine(),
+        "reps": args.reps,
+        **{name: {key: figure(arm, key, 2) for key in arm[0]} for name, arm in runs.items()},
+        "ratio_postgres_vs_sqlite": ratio(runs["postgres"], runs["sqlite"], "trials_per_minute"),
     }
-    try:
-        create_engine(args.postgres).connect().close()
-    except Exception as err:  # noqa: BLE001 - any reason: say which server and why, then stop
-        raise SystemExit(f"no PostgreSQL server answers at {make_url(args.postgres)!r}: {err}") from None
-    with tempfile.TemporaryDirectory() as scratch:
-        result["sqlite"] = run(None, args, Path(scratch))
-        with fresh_database(args.postgres) as url:
-            result["postgres"] = run(url, args, Path(scratch))
-    result["postgres_rate_vs_sqlite"] = round(
-        result["postgres"]["trials_per_minute"] / result["sqlite"]["trials_per_minute"], 3
-    )
     print(json.dumps(result, indent=2))
-    atomic_write_json(Path(__file__).parent / "results" / "sweeps_postgres.json", result)
+    atomic_write_json(args.output, result)
 
 
 if __name__ == "__main__":

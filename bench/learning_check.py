@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import torch
+from measure import machine
 from mettagrid.policy.loader import initialize_or_load_policy
 from mettagrid.policy.policy import PolicySpec
 from mettagrid.policy.policy_env_interface import PolicyEnvInterface
@@ -33,9 +34,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=299_008)  # 146 epochs of 2048: <= 300k
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--output-dir", default="daf_output/learning_check")
+    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     out = Path(args.output_dir)
-    results = Path(__file__).parent / "results"
+    results = args.results
 
     torch.manual_seed(0)
     interface = PolicyEnvInterface.from_mg_cfg(load_mission(args.mission))
@@ -68,6 +70,7 @@ def main() -> None:
     )
     report.print_summary()
     summary = {
+        "machine": machine(),
         "mission": args.mission,
         "agent_steps": trained.training_steps,
         "train_seconds": round(train_seconds, 1),

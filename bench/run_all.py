@@ -1,11 +1,13 @@
-"""Run every benchmark in ``bench/`` in turn (what ``make bench`` runs) and print where its figures went.
+"""Run every benchmark in ``bench/`` (what ``make bench`` runs), then rewrite the README's tables.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/run_all.py [--only training sweeps] [--list]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/run_all.py [--mode full|quick] [--only training sweeps] [--list]
 
-Each script runs DAF and the raw cogames call on the same work in one run and writes its figures to
-``bench/results/``; the README's Measurements section is copied from those files. The arguments below are
-the ones those figures were measured with. Each script runs in its own process (they time imports and
-process start-up, so they must start fresh). The whole set takes about 25 minutes on a 2-core machine.
+``full`` runs the work behind the README's figures (each figure the median of 3 repetitions; about 50
+minutes on a 2-core machine), writes ``bench/results/`` and then rewrites the README's measurement tables
+from those files (``bench/readme_tables.py``). ``quick`` runs every script on tiny work with one
+repetition (a few minutes), writes ``bench/results/quick/`` and prints the tables rendered from there;
+it checks the scripts run, its figures mean nothing and the README is left alone. Each script runs in its
+own process: they time imports and process start-up, so they must start fresh.
 """
 
 from __future__ import annotations
@@ -17,37 +19,115 @@ import sys
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
+import readme_tables
 
-#: name -> (script, arguments): the runs behind the README's figures.
-RUNS: dict[str, list[tuple[str, list[str]]]] = {
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results"
+QUICK = RESULTS / "quick"
+
+#: group -> the runs behind the README's figures: (script, arguments). Each writes its default file.
+FULL: dict[str, list[tuple[str, list[str]]]] = {
     "missions": [("bench_missions.py", ["--episodes", "10"])],
-    "evaluation": [
-        ("bench_evaluation.py", ["--episodes", "16"]),
-        ("bench_evaluation.py", ["--episodes", "64"]),
-        ("bench_evaluation.py", ["--policies", "random", "noop", "--episodes", "64"]),
-    ],
+    "evaluation": [("bench_evaluation.py", [])],
     "training": [
         ("bench_training.py", ["--steps", "131072"]),
         ("bench_training.py", ["--steps", "524288"]),
     ],
-    "sweeps": [("bench_sweeps.py", ["--trials", "8"]), ("bench_sweeps.py", ["--trials", "16"])],
-    "sweeps_postgres": [("bench_sweeps_postgres.py", ["--trials", "48", "--steps", "4096"])],
+    "sweeps": [
+        ("bench_sweeps.py", ["--workers-only", "--trials", "16", "--steps", "65536"]),
+        ("bench_sweeps.py", ["--strategies-only", "--trials", "8", "--steps", "16384"]),
+    ],
+    "sweeps_postgres": [("bench_sweeps_postgres.py", ["--trials", "32", "--steps", "4096"])],
     "learning": [("learning_check.py", [])],
     "server": [("bench_server.py", [])],
-    "dagster": [("bench_dagster.py", []), ("bench_dagster.py", ["--steps", "262144"])],
+    "dagster": [("bench_dagster.py", [])],
+    "imports": [("bench_imports.py", [])],
+}
+
+#: The same scripts on tiny work, one repetition, into bench/results/quick/ (file names as in full mode).
+QUICK_RUNS: dict[str, list[tuple[str, list[str]]]] = {
+    "missions": [
+        (
+            "bench_missions.py",
+            ["--episodes", "2", "--missions", "tiny_walk", "--output", f"{QUICK}/missions.json"],
+        )
+    ],
+    "evaluation": [("bench_evaluation.py", ["--episodes", "1", "--reps", "1", "--results", str(QUICK)])],
+    "training": [
+        (
+            "bench_training.py",
+            ["--steps", "8192", "--reps", "1", "--output", f"{QUICK}/training_8192.json"],
+        ),
+    ],
+    "sweeps": [
+        (
+            "bench_sweeps.py",
+            ["--workers-only", "--trials", "2", "--steps", "2048", "--episodes", "2", "--reps", "1"]
+            + ["--output", f"{QUICK}/sweeps_workers_2x2048.json"],
+        ),
+        (
+            "bench_sweeps.py",
+            ["--strategies-only", "--trials", "2", "--steps", "2048", "--episodes", "2", "--reps", "1"]
+            + ["--output", f"{QUICK}/sweeps_8.json"],
+        ),
+    ],
+    "sweeps_postgres": [
+        (
+            "bench_sweeps_postgres.py",
+            [
+                "--trials",
+                "4",
+                "--steps",
+                "1024",
+                "--workers",
+                "2",
+                "--reps",
+                "1",
+                "--output",
+                f"{QUICK}/sweeps_postgres.json",
+            ],
+        )
+    ],
+    "learning": [
+        (
+            "learning_check.py",
+            [
+                "--steps",
+                "4096",
+                "--episodes",
+                "2",
+                "--results",
+                str(QUICK),
+                "--output-dir",
+                f"{QUICK}/learning_check",
+            ],
+        )
+    ],
+    "server": [
+        (
+            "bench_server.py",
+            ["--requests", "40", "--clients", "1", "4", "--reps", "1", "--output", f"{QUICK}/server.json"],
+        )
+    ],
+    "dagster": [
+        ("bench_dagster.py", ["--steps", "4096", "--reps", "1", "--output", f"{QUICK}/dagster_65536.json"])
+    ],
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="+", choices=sorted(RUNS), help="run these groups only")
+    parser.add_argument("--mode", choices=["full", "quick"], default="full")
+    parser.add_argument("--only", nargs="+", choices=sorted(FULL), help="run these groups only")
     parser.add_argument("--list", action="store_true", help="print the commands and exit")
     args = parser.parse_args(argv)
+    runs = FULL if args.mode == "full" else QUICK_RUNS
+    results = RESULTS if args.mode == "full" else QUICK
+    results.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     failed = []
-    for group in args.only or list(RUNS):
-        for script, script_args in RUNS[group]:
+    for group in args.only or list(runs):
+        for script, script_args in runs[group]:
             command = [sys.executable, str(BENCH / script), *script_args]
             print(f"$ {' '.join(command)}", flush=True)
             if args.list:
@@ -57,10 +137,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {group}: exit {code} after {time.monotonic() - started:.0f} s", flush=True)
             if code != 0:
                 failed.append(f"{script} {' '.join(script_args)} (exit {code})")
+    if args.list:
+        return 0
     if failed:
-        print("failed:\n  " + "\n  ".join(failed), file=sys.stderr)
+        print("failed (the README was not rewritten):\n  " + "\n  ".join(failed), file=sys.stderr)
         return 1
-    print(f"figures are in {BENCH / 'results'}")
+    if args.mode == "full":
+        return readme_tables.main([])
+    for name, render in readme_tables.RENDERERS.items():
+        try:
+            print(f"{name}:\n{render(results)}")
+        except FileNotFoundError as missing:  # a group left out by --only
+            print(f"{name}: {missing}")
     return 0
 
 

@@ -5,10 +5,17 @@ One training run over N workers is N copies of :mod:`daf_core.training` joined b
 and watches them: a worker that dies takes the whole run down with an error naming it, instead of
 leaving the others blocked in an all-reduce. Across nodes the same module runs under ``torchrun``;
 :meth:`TrainingCluster.torchrun_command` prints the command for each node.
+
+Starting a rank: on CPU (Linux) each rank is a fork of the launching process, which imports
+``daf_core.training`` (torch, PufferLib, mettagrid, cogames) once beforehand, so a rank starts in
+milliseconds instead of paying seconds of imports; it then runs exactly what ``python -m
+daf_core.training`` runs. On GPUs (CUDA must not be forked), or where fork is unsafe, each rank is a
+fresh ``python -m daf_core.training`` process as before.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -19,12 +26,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from daf_core._internal.fingerprints import fingerprint
-from daf_core._internal.supervisor import WorkerFailed, WorkerSpec, run_workers
+from daf_core._internal.supervisor import WorkerFailed, WorkerSpec, fork_available, run_workers
 from daf_core._internal.threads import SINGLE_THREAD_ENV
 from daf_core.config import DAFConfig, DAFTrainingConfig, PPOConfig
 from daf_core.environment_checks import daf_get_recommended_device, daf_plan_training_device
 from daf_core.training.checkpoints import TrainingStatus, read_status
-from daf_core.training.process_group import check_worker_limit
+from daf_core.training.process_group import AUTO, check_worker_limit
 from daf_core.training.result import DistributedTrainingResult
 
 logger = logging.getLogger(__name__)
@@ -123,7 +130,7 @@ def daf_launch_distributed_training(
     num_steps: int = 300_000,
     *,
     missions: list[str] | None = None,
-    num_workers: int = 1,
+    num_workers: int | str = AUTO,
     hyperparameters: dict[str, Any] | None = None,
     seed: int = 0,
     checkpoint_interval: int = 10,
@@ -140,6 +147,9 @@ def daf_launch_distributed_training(
     ``env_cfg`` (saved as a mission file in the run). ``hyperparameters`` are PPO settings
     (:class:`daf_core.config.PPOConfig` fields); an unknown name is a ValueError before anything runs.
     Or pass a complete ``training_config``. Rerunning the same arguments resumes the run.
+
+    ``num_workers``: data-parallel ranks; ``"auto"`` (the default here) is one per CPU core this process
+    may use, or one per visible GPU when training on CUDA, at most ``DAFConfig.max_parallel_jobs``.
     """
     config = training_config or _config_from_arguments(
         env_cfg,
@@ -156,6 +166,7 @@ def daf_launch_distributed_training(
         initial_weights_path,
         daf_config,
     )
+    config = config.model_copy(update={"num_workers": resolve_num_workers(config, daf_config)})
     check_worker_limit(config.num_workers, (daf_config or DAFConfig()).max_parallel_jobs)
     if config.num_workers == 1:
         from daf_core.training import train  # noqa: PLC0415 - imports torch and PufferLib
@@ -165,7 +176,39 @@ def daf_launch_distributed_training(
     devices = _worker_devices(config, daf_config)
     backend = config.backend if config.backend != "auto" else "nccl" if devices[0].type == "cuda" else "gloo"
     cluster = daf_create_training_cluster(1, config.num_workers, backend)
-    return _launch_local_workers(config, daf_config, cluster)
+    return _launch_local_workers(config, daf_config, cluster, fork=_can_fork(devices))
+
+
+def resolve_num_workers(config: DAFTrainingConfig, daf_config: DAFConfig | None) -> int:
+    """``num_workers`` as a number: ``"auto"`` is one rank per usable CPU core, or per visible GPU when
+    the run trains on CUDA (one for a named GPU), capped at ``DAFConfig.max_parallel_jobs``."""
+    if config.num_workers != AUTO:
+        return int(config.num_workers)
+    limit = (daf_config or DAFConfig()).max_parallel_jobs
+    device = daf_plan_training_device(config.device, daf_config, 0, 1)
+    if device.type == "cuda":
+        import torch  # noqa: PLC0415
+
+        # One named GPU ("cuda:1") is one worker; "cuda"/"auto" use every visible GPU.
+        available = 1 if ":" in str(config.device) else torch.cuda.device_count()
+    else:
+        available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(int(available or 1), limit))
+
+
+def _can_fork(devices: list[Any]) -> bool:
+    """Ranks may be forks of this process: CPU only (CUDA state does not survive a fork), on Linux, and
+    with no process group of this process's own to inherit."""
+    import torch  # noqa: PLC0415
+    import torch.distributed as dist  # noqa: PLC0415
+
+    if not _FORK_RANKS or not fork_available() or any(device.type != "cpu" for device in devices):
+        return False
+    return not torch.cuda.is_initialized() and not (dist.is_available() and dist.is_initialized())
+
+
+#: Whether CPU ranks are forked from the launching process (False: each is a fresh interpreter).
+_FORK_RANKS = os.environ.get("DAF_TRAINING_RANK_START", "fork") != "exec"
 
 
 def _worker_devices(config: DAFTrainingConfig, daf_config: DAFConfig | None) -> list[Any]:
@@ -182,7 +225,7 @@ def _config_from_arguments(
     device: Any,
     num_steps: int,
     missions: list[str] | None,
-    num_workers: int,
+    num_workers: int | str,
     hyperparameters: dict[str, Any] | None,
     seed: int,
     checkpoint_interval: int,
@@ -219,10 +262,18 @@ def _config_from_arguments(
 
 
 def _launch_local_workers(
-    config: DAFTrainingConfig, daf_config: DAFConfig | None, cluster: TrainingCluster
+    config: DAFTrainingConfig, daf_config: DAFConfig | None, cluster: TrainingCluster, *, fork: bool
 ) -> DistributedTrainingResult:
-    """Start one process per worker, watch them, and stop them all if one fails."""
+    """Start one process per worker (forks of this one, or fresh interpreters), watch them, and stop them
+    all if one fails."""
     from daf_core.training import default_run_name  # noqa: PLC0415
+
+    if fork:
+        # What every rank imports, once, here: the module `python -m daf_core.training` runs, and what
+        # torch's optimizer imports on first use (torch._dynamo, about a second).
+        import torch._dynamo  # noqa: F401, PLC0415
+
+        import daf_core.training.__main__  # noqa: F401, PLC0415
 
     config = config.model_copy(update={"run_name": config.run_name or default_run_name(config)})
     run_dir = Path(config.checkpoint_dir) / str(config.run_name)
@@ -232,12 +283,15 @@ def _launch_local_workers(
         ["--daf-config", str(daf_config.to_yaml(run_dir / "launch_daf_config.yaml"))] if daf_config else []
     )
     logs_dir = run_dir / "workers"
+    arguments = ["--config", str(config_path), *daf_args]
     specs = [
         WorkerSpec(
             f"training worker rank {rank}",
-            [sys.executable, "-m", "daf_core.training", "--config", str(config_path), *daf_args],
+            [sys.executable, "-m", "daf_core.training", *arguments],
             {**os.environ, **cluster.worker_env(0, rank)},
             logs_dir / f"rank{rank}.log",
+            target=functools.partial(_forked_rank, arguments) if fork else None,
+            pid_path=logs_dir / f"rank{rank}.pid",
         )
         for rank in range(cluster.world_size)
     ]
@@ -250,6 +304,13 @@ def _launch_local_workers(
             + failed.failed.log_tail()
         ) from None
     return DistributedTrainingResult.from_reports(_read_worker_reports(run_dir, cluster.world_size))
+
+
+def _forked_rank(arguments: list[str]) -> int:
+    """A forked rank: ``python -m daf_core.training ARGUMENTS`` without starting a new interpreter."""
+    from daf_core.training.__main__ import main  # noqa: PLC0415 - imported by the launcher before forking
+
+    return main(arguments)
 
 
 def _read_worker_reports(run_dir: Path, world_size: int) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ import types
 from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Self, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -136,6 +136,20 @@ NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 Integer = Annotated[int, BeforeValidator(reject_bool)]
 Number = Annotated[float, BeforeValidator(reject_bool)]
 PositiveInt = Annotated[int, BeforeValidator(reject_bool), Field(ge=1)]
+
+
+def _count_or_auto(value: Any) -> Any:
+    """One error naming the field and the value, not one per member of the union."""
+    if value == "auto":
+        return value
+    reject_bool(value)
+    if not isinstance(value, int) or value < 1:
+        raise ValueError(f"expected a positive count or 'auto', got {value!r}")
+    return value
+
+
+#: A number of processes, or "auto" (as many as the machine has cores or GPUs for).
+CountOrAuto = Annotated[PositiveInt | Literal["auto"], BeforeValidator(_count_or_auto)]
 ConfigPath = Annotated[Path, BeforeValidator(_non_empty_path), AfterValidator(_expand_user)]
 HttpUrlStr = Annotated[str, AfterValidator(_http_url)]
 SemVerStr = Annotated[str, AfterValidator(_semver)]

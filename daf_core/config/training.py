@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, model_validator
 
-from daf_core.config.base import ConfigPath, DAFConfigBase, NonEmptyStr, PositiveInt, reject_bool
+from daf_core.config.base import ConfigPath, CountOrAuto, DAFConfigBase, NonEmptyStr, PositiveInt, reject_bool
 from daf_core.config.global_config import DEFAULT_OUTPUT_DIR
 
 
@@ -57,12 +57,38 @@ class DAFTrainingConfig(DAFConfigBase):
     lr_schedule_steps: PositiveInt | None = None
     seed: int = 0
     device: NonEmptyStr = "auto"
-    #: Data-parallel processes (torch.distributed); 1 trains in this process.
-    num_workers: PositiveInt = 1
+    #: Data-parallel processes (torch.distributed); 1 trains in this process. "auto": as many as were
+    #: started (torchrun's WORLD_SIZE); daf_launch_distributed_training starts one per CPU core (per GPU
+    #: on CUDA), at most DAFConfig.max_parallel_jobs.
+    num_workers: CountOrAuto = 1
     backend: Literal["auto", "gloo", "nccl"] = "auto"
+    #: Environments each training process steps (``num_agents`` agents each).
     vector_num_envs: PositiveInt = 16
+    #: How the environments are stepped: "serial" in the training process (as cogames' trainer on
+    #: CPU), "multiprocessing" by ``vector_num_workers`` processes (PufferLib's backend). Environment
+    #: ``i`` has the same maps, mission and seeds either way.
+    vector_backend: Literal["serial", "multiprocessing"] = "serial"
+    #: Environment worker processes per training process ("multiprocessing" only); must divide
+    #: ``vector_num_envs``. It pays with spare cores; PufferLib's workers busy-wait, so more workers
+    #: than free cores is slower than "serial".
+    vector_num_workers: PositiveInt = 1
     checkpoint_interval: PositiveInt = 10
     max_checkpoints_to_keep: PositiveInt = 5
     checkpoint_dir: ConfigPath = DEFAULT_OUTPUT_DIR / "checkpoints"
     run_name: NonEmptyStr | None = None
     ppo: PPOConfig = Field(default_factory=PPOConfig)
+
+    @model_validator(mode="after")
+    def _vector_workers_fit(self) -> Self:
+        """Worker processes exist only with "multiprocessing", and each steps the same number of envs."""
+        if self.vector_backend == "serial" and self.vector_num_workers != 1:
+            raise ValueError(
+                f"vector_num_workers: {self.vector_num_workers} needs vector_backend='multiprocessing' "
+                "(vector_backend='serial' steps every environment in the training process)"
+            )
+        if self.vector_num_envs % self.vector_num_workers:
+            raise ValueError(
+                f"vector_num_workers: {self.vector_num_workers} does not divide vector_num_envs "
+                f"({self.vector_num_envs}); each worker steps the same number of environments"
+            )
+        return self

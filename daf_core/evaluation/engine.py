@@ -12,9 +12,12 @@ read the DataFrame it returns. Three properties matter more than anything else h
 * **The environment's rewards.** ``reward`` is the sum over agents of the rewards mettagrid returned;
   nothing else is ever substituted.
 
-Episodes run through mettagrid's own rollout loop (``single_episode_rollout``), the same loop
-``cogames.evaluate`` uses, but the policy is loaded once per batch of episodes instead of once per
-episode, and batches run in parallel worker processes, each pinned to one thread.
+The policy is loaded once per batch of episodes instead of once per episode, and batches run in
+parallel worker processes, each pinned to one thread. Neural policies play a batch's episodes in lockstep
+(one forward pass per step for every agent), mettagrid's ``random`` and ``noop`` write their actions
+straight into the simulator (no per-agent observation objects, the same draws), and every other policy
+runs mettagrid's own rollout loop (``single_episode_rollout``), the loop ``cogames.evaluate`` uses; tests
+check that each fast path gives the records of that loop.
 
 Every policy controls all agents of a mission (self-play): the score is the policy's, not a mix.
 
@@ -80,8 +83,8 @@ def evaluate_policies(
     With ``output_dir``, records are saved there (``episodes.parquet`` / ``.csv``) and a rerun with the
     same policies, missions and seed reuses the episodes already recorded instead of running them again.
     Raises :class:`EvaluationError` (a ``RuntimeError``) when an episode fails, after saving the rest.
-    ``batch_networks=False`` runs neural policies through mettagrid's per-agent loop too (slower; it
-    also enforces ``action_timeout_ms`` per step, which the batched path cannot).
+    ``batch_networks=False`` runs every policy, neural and scripted, through mettagrid's per-agent loop
+    (slower; it also enforces ``action_timeout_ms`` per step, which the batched path cannot).
     """
     # What to run: every policy and mission resolved and checked before any episode starts.
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:

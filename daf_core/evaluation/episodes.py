@@ -1,9 +1,10 @@
 """Running a batch of episodes and turning each into a record.
 
-Episodes of scripted policies run through mettagrid's own rollout loop (``single_episode_rollout``, the
-loop ``cogames.evaluate`` uses); neural ones in lockstep through the batched rollout. Either way episode
-``k`` is seeded with its own seed before it starts, so a record never depends on which batch or worker
-ran it.
+Neural policies run in lockstep through the batched rollout, mettagrid's ``random`` and ``noop`` through
+the scripted rollout (the simulator stepped directly, the same draws as their per-agent policies), every
+other policy through mettagrid's own rollout loop (``single_episode_rollout``, the loop
+``cogames.evaluate`` uses). Either way episode ``k`` is seeded with its own seed before it starts, so a
+record never depends on which batch or worker ran it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mettagrid.runner.rollout import resolve_env_for_seed, single_episode_rollou
 from daf_core._internal.seeding import seed_everything
 from daf_core.evaluation.batched_rollout import batchable_network, run_batched_episodes
 from daf_core.evaluation.planning import EpisodeBatch
+from daf_core.evaluation.scripted_rollout import is_scripted, run_scripted_episode
 from daf_core.evaluation.subjects import policy_class
 
 #: Per-step action budget for offline evaluation; over-budget steps become no-ops (the tournament uses 250).
@@ -52,7 +54,8 @@ def run_batch(batch: EpisodeBatch, on_episode: Callable[[int], None] | None = No
     """Load the policy once, then run each seed's episode; an exception stops the batch and is returned.
 
     Neural policies run all the batch's episodes in lockstep (:mod:`~daf_core.evaluation.batched_rollout`)
-    unless ``batch.batch_networks`` is off; everything else runs mettagrid's per-agent rollout loop.
+    unless ``batch.batch_networks`` is off; mettagrid's ``random`` and ``noop`` run the scripted rollout
+    unless ``batch.fast_paths`` is off; everything else runs mettagrid's per-agent rollout loop.
     """
     outcome = BatchOutcome()
     seed = batch.seeds[0]
@@ -70,9 +73,10 @@ def run_batch(batch: EpisodeBatch, on_episode: Callable[[int], None] | None = No
             if on_episode is not None:
                 on_episode(len(results))
             return outcome
+        run_episode = _run_scripted_episode if batch.fast_paths and is_scripted(policy) else _run_one_episode
         for offset, seed in enumerate(batch.seeds):
             started = time.perf_counter()
-            result = _run_one_episode(policy, batch, seed)
+            result = run_episode(policy, batch, seed)
             outcome.records.append(
                 episode_record(
                     batch, batch.first_episode + offset, seed, result, time.perf_counter() - started
@@ -104,6 +108,12 @@ def _run_one_episode(policy: Any, batch: EpisodeBatch, seed: int) -> Any:
         policy_names=[batch.policy.name],
     )
     return result
+
+
+def _run_scripted_episode(policy: Any, batch: EpisodeBatch, seed: int) -> Any:
+    """:func:`_run_one_episode` for mettagrid's ``random`` / ``noop``, without per-agent objects."""
+    seed_everything(seed)
+    return run_scripted_episode(policy, batch.mission.env_cfg, seed)
 
 
 def episode_record(

@@ -31,6 +31,7 @@ class EpisodeBatch:
     device: str
     construction_seed: int
     batch_networks: bool = True
+    fast_paths: bool = True
 
 
 def plan_batches(
@@ -74,6 +75,7 @@ def plan_batches(
                     device=device,
                     construction_seed=seed,
                     batch_networks=batched,
+                    fast_paths=batch_networks,
                 )
                 for group in groups
                 for run in _consecutive_runs(group)

@@ -6,6 +6,7 @@ fork when that is safe, else from a forkserver that has imported torch and metta
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import sys
@@ -51,11 +52,27 @@ def run_batches(
                     errors.append(outcome.error)
         return records, errors
     # The pool forks its workers on the first submit: that happens before the progress bar starts its
-    # refresh thread, so a fork-started pool forks a single-threaded process.
+    # refresh thread, so a fork-started pool forks a single-threaded process. Objects that exist before the
+    # fork are frozen out of the garbage collector: a collection in a worker would otherwise touch every
+    # inherited object and copy the parent's heap page by page (copy-on-write).
+    gc.freeze()
+    try:
+        return _run_in_pool(batches, workers, progress, total)
+    finally:
+        gc.unfreeze()
+
+
+def _run_in_pool(
+    batches: Sequence[EpisodeBatch], workers: int, progress: Progress, total: int
+) -> tuple[list[dict[str, Any]], list[str]]:
+    records: list[dict[str, Any]] = []
+    errors: list[str] = []
     with ProcessPoolExecutor(
         max_workers=min(workers, len(batches)), mp_context=_worker_context(), initializer=limit_threads
     ) as pool:
-        futures: dict[Future[BatchOutcome], EpisodeBatch] = {pool.submit(run_batch, b): b for b in batches}
+        futures: dict[Future[BatchOutcome], EpisodeBatch] = {
+            pool.submit(run_batch, b): b for b in longest_first(batches)
+        }
         with progress:
             task = progress.add_task("episodes", total=total)
             pending = set(futures)
@@ -76,6 +93,15 @@ def run_batches(
                     if outcome.error:
                         errors.append(outcome.error)
     return records, errors
+
+
+def longest_first(batches: Sequence[EpisodeBatch]) -> list[EpisodeBatch]:
+    """Batches in the order workers should take them: network batches (the slowest per episode) first,
+    then by episode count, so that no long batch starts last while the other workers sit idle.
+
+    The order changes only which worker runs a batch, never a record (the records are sorted afterwards).
+    """
+    return sorted(batches, key=lambda batch: (not batch.batch_networks, -len(batch.seeds)))
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:

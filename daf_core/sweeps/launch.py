@@ -1,20 +1,27 @@
-"""Launching a sweep: validate it, start its workers (or run the loop here), record the experiment."""
+"""Launching a sweep: validate it, start its workers (or run the loop here), record the experiment.
+
+Workers on this machine are forks of the launching process where that is safe (Linux, no CUDA state):
+planning the sweep has already imported DAF's trainer (torch, PufferLib, mettagrid), so a worker starts
+its first trial at once instead of paying those imports again; it then runs exactly what ``python -m
+daf_core.sweeps --worker`` runs (and that command is how workers on other machines join).
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
 from pathlib import Path
 
-from daf_core._internal.supervisor import WorkerSpec, run_workers
+from daf_core._internal.supervisor import WorkerSpec, fork_available, run_workers
 from daf_core._internal.threads import SINGLE_THREAD_ENV
 from daf_core.config import DAFConfig, DAFSweepConfig, configure_logging
 from daf_core.sweeps.liveness import reap_dead_trials
 from daf_core.sweeps.plan import SweepPlan, claim_checkpoint_root, plan_sweep, sweep_daf_config
 from daf_core.sweeps.results import SweepResult
-from daf_core.sweeps.study import open_study, tally_trials, write_results
-from daf_core.sweeps.worker import run_sweep_worker
+from daf_core.sweeps.study import SweepStudy, open_study, tally_trials, write_results
+from daf_core.sweeps.worker import run_sweep_worker, run_worker_process
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +85,10 @@ def daf_launch_sweep(
     elif workers == 1:
         result = run_sweep_worker(config, plan, sweep)
     else:
-        problems = _run_worker_processes(config_path, daf_config_path, workers, plan.sweep_dir)
+        fork = _can_fork()
+        if fork:
+            _prepare_fork(sweep)
+        problems = _run_worker_processes(config_path, daf_config_path, workers, plan.sweep_dir, fork=fork)
         result = write_results(sweep)
         if not result.is_finished:
             raise RuntimeError(
@@ -123,8 +133,30 @@ def worker_command(config_path: str | Path, daf_config_path: str | Path | None =
     return command + (["--daf-config", str(daf_config_path)] if daf_config_path is not None else [])
 
 
+#: Whether local sweep workers are forked from the launching process (False: fresh interpreters).
+_FORK_WORKERS = os.environ.get("DAF_SWEEP_WORKER_START", "fork") != "exec"
+
+
+def _can_fork() -> bool:
+    """Fork workers only on Linux and before this process touched CUDA (its state does not survive)."""
+    torch = sys.modules.get("torch")
+    cuda_used = torch is not None and torch.cuda.is_initialized()
+    return _FORK_WORKERS and fork_available() and not cuda_used
+
+
+def _prepare_fork(sweep: SweepStudy) -> None:
+    """Import once, here, what every worker needs, and close this process's database connections (a
+    fork must not share them; the engine reconnects when this process reads the results)."""
+    import torch._dynamo  # noqa: F401, PLC0415 - torch's optimizer imports it on first use (about a second)
+
+    import daf_core.evaluation  # noqa: F401, PLC0415
+    import daf_core.training  # noqa: F401, PLC0415
+
+    sweep.storage.engine.dispose()
+
+
 def _run_worker_processes(
-    config_path: Path, daf_config_path: Path, workers: int, sweep_dir: Path
+    config_path: Path, daf_config_path: Path, workers: int, sweep_dir: Path, *, fork: bool = False
 ) -> list[str]:
     """Start the workers, wait for all of them; returns a line per worker that exited abnormally.
 
@@ -137,12 +169,14 @@ def _run_worker_processes(
         # The same imports as here (policy classes given by module path, e.g. from a test package).
         "PYTHONPATH": os.pathsep.join(dict.fromkeys(p for p in [os.getcwd(), *sys.path] if p)),
     }
+    command = worker_command(config_path, daf_config_path)
     specs = [
         WorkerSpec(
             f"sweep worker {index}",
-            worker_command(config_path, daf_config_path),
+            command,
             env,
             sweep_dir / "logs" / f"worker-{index}.log",
+            target=functools.partial(run_worker_process, config_path, daf_config_path) if fork else None,
         )
         for index in range(workers)
     ]

@@ -6,9 +6,12 @@ Any number of these loops, in any processes on any machines sharing the storage,
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import signal
 import socket
+import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -42,6 +45,59 @@ logger = logging.getLogger(__name__)
 
 #: How often an idle worker looks for retried trials while the last trials run elsewhere.
 POLL_INTERVAL_S = 1.0
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+# --------------------------------------------------------------------------------------------------
+# A worker process
+# --------------------------------------------------------------------------------------------------
+
+
+def run_worker_process(config_path: str | Path, daf_config_path: str | Path | None = None) -> int:
+    """What a worker process runs, started as ``python -m daf_core.sweeps --config C --worker`` or forked
+    by the launcher: trials until the sweep is done (see :func:`run_as_process` for the exit status)."""
+
+    def work() -> SweepResult:
+        config = DAFSweepConfig.from_file(config_path)
+        config = config.model_copy(update={"output_dir": Path(config.output_dir).absolute()})
+        daf_config = DAFConfig.from_file(daf_config_path) if daf_config_path else None
+        return run_sweep_worker(config, daf_config=daf_config)
+
+    return run_as_process(work, lambda result: print(json.dumps(result.status(), indent=2, default=str)))
+
+
+def run_as_process(work: Callable[[], SweepResult], report: Callable[[SweepResult], None]) -> int:
+    """Run a sweep command in this process: 0 done (``report`` shows the result), 130 interrupted, 1
+    failed (the reason on stderr, a worker's log file). SIGTERM stops it as Ctrl-C does: a worker
+    requeues its running trial, a launcher stops its workers, which requeue theirs."""
+    log_to_stderr()
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        result = work()
+    except KeyboardInterrupt:
+        print("sweep interrupted; rerun the same command to continue it", file=sys.stderr)
+        return 130
+    except (RuntimeError, ValueError, FileNotFoundError) as err:
+        print(f"sweep failed: {err}", file=sys.stderr)
+        return 1
+    report(result)
+    return 0
+
+
+def log_to_stderr() -> None:
+    """DAF's progress lines on stderr (a worker's log file), and only there: a forked worker drops the
+    launcher's handlers. The handler goes on DAF's own logger, so ``configure_logging`` (the launcher and
+    the worker loop apply the DAFConfig) adds no second one."""
+    daf_logger = logging.getLogger("daf_core")
+    daf_logger.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    daf_logger.addHandler(handler)
+    daf_logger.setLevel(logging.INFO)
 
 
 # --------------------------------------------------------------------------------------------------

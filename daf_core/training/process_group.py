@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 
 DISTRIBUTED_TIMEOUT = datetime.timedelta(minutes=5)
 
+#: ``num_workers: auto``: as many workers as were started (or, in the launcher, as there are cores/GPUs).
+AUTO = "auto"
+
 
 @dataclass(frozen=True)
 class WorkerContext:
@@ -41,21 +44,25 @@ class WorkerContext:
         return cls(rank=rank, local_rank=int(os.environ.get("LOCAL_RANK", str(rank))), world_size=world)
 
 
-def check_worker_limit(num_workers: int, max_parallel_jobs: int) -> None:
-    """A run of more workers than ``DAFConfig.max_parallel_jobs`` is refused before anything starts."""
-    if num_workers > max_parallel_jobs:
+def check_worker_limit(num_workers: int | str, max_parallel_jobs: int) -> None:
+    """A run of more workers than ``DAFConfig.max_parallel_jobs`` is refused before anything starts
+    (``auto``: the processes this one was started among)."""
+    if num_workers == AUTO:
+        num_workers = WorkerContext.from_env().world_size
+    if int(num_workers) > max_parallel_jobs:
         raise ValueError(
             f"num_workers: {num_workers} exceeds DAFConfig.max_parallel_jobs={max_parallel_jobs}; "
             "train with fewer workers or raise max_parallel_jobs"
         )
 
 
-def check_world_size(num_workers: int, context: WorkerContext) -> None:
+def check_world_size(num_workers: int | str, context: WorkerContext) -> None:
     """``num_workers`` must be the number of processes this one was started among (torchrun's WORLD_SIZE).
 
     Otherwise ``num_workers=2`` in a plain ``python`` process would silently train as one worker.
+    ``auto`` is whatever was started.
     """
-    if num_workers == context.world_size:
+    if num_workers == AUTO or num_workers == context.world_size:
         return
     started_as = os.environ.get("WORLD_SIZE", "unset, so 1")
     raise ValueError(

@@ -23,15 +23,20 @@ logger = logging.getLogger(__name__)
 _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+#: Settings that do not change what a run computes: where it is kept, and how its environments are
+#: stepped (every vector backend trains the same weights), so a run resumes whatever they are.
+NOT_IN_RUN_NAME = frozenset(
+    {"checkpoint_dir", "run_name", "max_checkpoints_to_keep", "vector_backend", "vector_num_workers"}
+)
+
+
 def default_run_name(config: DAFTrainingConfig) -> str:
     """Deterministic from everything that shapes the run, so rerunning the same config resumes it.
 
     Readable parts (policy, missions, seed) and a digest of the whole config, which keeps two configs
     apart even where their readable parts look alike (``game:a`` and ``game-a``).
     """
-    identity = config.model_dump(
-        mode="json", exclude={"checkpoint_dir", "run_name", "max_checkpoints_to_keep"}
-    )
+    identity = config.model_dump(mode="json", exclude=NOT_IN_RUN_NAME)
     digest = fingerprint(identity, length=10)
     policy = _name_part(config.policy_class_path.rsplit(".", 1)[-1].lower())
     missions = "+".join(_mission_name_part(m) for m in config.missions)

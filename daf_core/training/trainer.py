@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import random
 import threading
 import time
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import torch
 
 from daf_core._internal.atomic import atomic_write_json
@@ -59,6 +61,7 @@ from daf_core.training.process_group import (
 from daf_core.training.result import TrainingResult
 from daf_core.training.run_files import RunFiles, default_run_name, metrics_row
 from daf_core.training.settings import BatchShape, batch_shape, per_worker_steps, puffer_settings
+from daf_core.training.vector_workers import CheckedMultiprocessing
 
 logger = logging.getLogger(__name__)
 
@@ -419,13 +422,43 @@ def _build_policy(config: DAFTrainingConfig, env_cfg: Any) -> tuple[Any, torch.n
 
 
 def _make_vecenv(env_cfgs: list[Any], config: DAFTrainingConfig, context: WorkerContext) -> Any:
-    """This worker's environments, in-process (PufferLib's serial backend, as cogames' trainer on CPU)."""
+    """This worker's environments: stepped in-process (``vector_backend="serial"``, as cogames' trainer
+    on CPU) or by ``vector_num_workers`` processes, each stepping ``vector_num_envs / vector_num_workers``
+    of them, all in every step (PufferLib's multiprocessing backend, checked for dead workers).
+
+    Either way environment ``i`` has the same maps, mission and seeds, so the backend changes the speed,
+    not the run (see :class:`MissionEnvCreator`).
+    """
+    seed = config.seed + 1000 * context.rank
+    num_envs = config.vector_num_envs
+    if config.vector_backend == "serial":
+        return pvector.make(
+            MissionEnvCreator(env_cfgs, seed),
+            num_envs=num_envs,
+            num_workers=1,
+            batch_size=num_envs,
+            backend=pvector.Serial,
+        )
+    workers = config.vector_num_workers
+    cores = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+    ranks_here = int(os.environ.get("LOCAL_WORLD_SIZE", context.world_size))  # torchrun's, and DAF's
+    if (workers + 1) * ranks_here > cores:
+        logger.warning(
+            "vector_num_workers=%d: %d environment worker(s) and %d trainer(s) on %d CPU cores; PufferLib's "
+            "workers spin while the trainer computes, so this is likely slower than vector_backend='serial'",
+            workers,
+            workers * ranks_here,
+            ranks_here,
+            cores,
+        )
     return pvector.make(
-        MissionEnvCreator(env_cfgs, config.seed + 1000 * context.rank),
-        num_envs=config.vector_num_envs,
-        num_workers=1,
-        batch_size=config.vector_num_envs,
-        backend=pvector.Serial,
+        MissionEnvCreator(env_cfgs, seed, envs_per_worker=num_envs // workers),
+        num_envs=num_envs,
+        num_workers=workers,
+        batch_size=num_envs,  # every worker in every step: the serial backend's batches, in its order
+        zero_copy=True,
+        overwork=True,  # more workers than cores is allowed, with the warning above
+        backend=CheckedMultiprocessing,
     )
 
 

@@ -59,6 +59,15 @@ class TrainingConfig(dg.Config):
         "(NCCL on CUDA), one where it sees none.",
     )
     vector_num_envs: int = Field(default=16, description="Environments per worker.")
+    vector_backend: str = Field(
+        default="serial",
+        description='"serial" (one process steps every environment) or "multiprocessing" '
+        "(vector_num_workers PufferLib processes per worker; pays only with spare cores).",
+    )
+    vector_num_workers: int = Field(
+        default=1,
+        description="Environment processes per worker (multiprocessing only; divides vector_num_envs).",
+    )
     checkpoint_interval: int = Field(default=10, description="Epochs between checkpoints.")
     ppo: dict[str, Any] = Field(
         default={}, description="PPO settings to change (PPOConfig field names), e.g. {learning_rate: 0.001}."

@@ -110,6 +110,8 @@ def test_training_finite_names_the_epoch_and_value_that_is_not(trained):
         ({"missions": []}, "invalid value for 'missions'"),
         ({"ppo": {"learnig_rate": 0.001}}, "unknown field 'ppo.learnig_rate'.*did you mean 'learning_rate'"),
         ({"ppo": {"gamma": 2.0}}, "invalid value for 'ppo.gamma': 2.0"),
+        ({"vector_backend": "threads"}, "vector_backend"),
+        ({"vector_num_workers": 2}, "vector_num_workers: 2 needs vector_backend='multiprocessing'"),
     ],
 )
 def test_bad_config_fails_naming_the_field(trained, overrides, message):
