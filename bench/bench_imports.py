@@ -30,7 +30,7 @@ MODULES = {
     "dagster": "dagster",
     "definitions": "daf_dagster.definitions",
     "torch": "torch",
-    "cogames": "cogames",
+    "cogames_train": "cogames.train",
 }
 
 

@@ -79,6 +79,8 @@ def times(value: Any) -> str:
     """A ratio as ``1.23x (1.10-1.30)``, bold median."""
     if not isinstance(value, dict):
         return f"**{float(value):.2f}x**"
+    if len(value.get("runs", [])) < 2:
+        return f"**{float(value['median']):.2f}x**"
     low, high = float(value["min"]), float(value["max"])
     return f"**{float(value['median']):.2f}x** ({low:.2f}-{high:.2f})"
 
@@ -354,7 +356,25 @@ def render_sweep_strategies(results: Path) -> str:
     return f"{table(header, rows)}\n\n{caption(data, 'bench/bench_sweeps.py --trials 8', note)}\n"
 
 
+def render_profile(results: Path) -> str:
+    data = load(results, "profile")
+    work = data["work"]
+    rows = []
+    for name, label in (
+        ("training", f"training, {work['steps']:,} steps, 1 worker"),
+        ("evaluation", f"evaluation, random+noop+lstm x {work['episodes']}, 1 worker"),
+    ):
+        rows.append([f"**{label}**", f"{data[name]['seconds']:.1f} s", "100%"])
+        rows += [
+            [phase, f"{figures['seconds']:.2f} s", f"{figures['share']:.0%}"]
+            for phase, figures in data[name]["phases"].items()
+        ]
+    note = f"`{work['mission']}`; the profiles' text is in `bench/results/profiles/`"
+    return f"{table(['phase', 'time', 'share'], rows)}\n\n{caption(data, 'bench/profile_phases.py', note)}\n"
+
+
 RENDERERS: dict[str, Callable[[Path], str]] = {
+    "profile": render_profile,
     "training": render_training,
     "sweep_workers": render_sweep_workers,
     "sweep_strategies": render_sweep_strategies,

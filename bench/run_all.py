@@ -42,6 +42,7 @@ FULL: dict[str, list[tuple[str, list[str]]]] = {
     "server": [("bench_server.py", [])],
     "dagster": [("bench_dagster.py", [])],
     "imports": [("bench_imports.py", [])],
+    "profile": [("profile_phases.py", [])],
 }
 
 #: The same scripts on tiny work, one repetition, into bench/results/quick/ (file names as in full mode).
@@ -111,6 +112,10 @@ QUICK_RUNS: dict[str, list[tuple[str, list[str]]]] = {
     ],
     "dagster": [
         ("bench_dagster.py", ["--steps", "4096", "--reps", "1", "--output", f"{QUICK}/dagster_65536.json"])
+    ],
+    "imports": [("bench_imports.py", ["--reps", "1", "--output", f"{QUICK}/imports.json"])],
+    "profile": [
+        ("profile_phases.py", ["--steps", "4096", "--episodes", "1", "--output", f"{QUICK}/profile.json"])
     ],
 }
 
