@@ -34,6 +34,7 @@ def test_every_fence_is_an_example_or_a_setup_command():
         assert all(not c or c.startswith("make ") for c in commands), body
 
 
+@pytest.mark.slow(seconds=90)
 def test_the_python_and_shell_examples_run(tmp_path):
     shutil.copytree(REPO / "configs", tmp_path / "configs")
     env = {

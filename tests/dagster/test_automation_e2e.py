@@ -36,7 +36,7 @@ from tests.dagster.test_webserver import LAUNCH_RUN, LOCATIONS, free_port, graph
 from tests.deployment.served import lstm_weights
 from tests.server.running_server import RunningServer, start_server
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=300)  # the longest file: it must start first
 
 REPO = Path(__file__).resolve().parents[2]
 SERVED_CODE = REPO / "tests" / "served_code"
