@@ -60,7 +60,7 @@ demo: install
 TEST_WORKERS ?= 2
 
 test: install browser
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=30
 
 lint: install
 	$(VENV)/bin/ruff check daf_core daf_dagster tests bench
