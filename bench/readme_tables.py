@@ -373,6 +373,49 @@ def render_profile(results: Path) -> str:
     return f"{table(['phase', 'time', 'share'], rows)}\n\n{caption(data, 'bench/profile_phases.py', note)}\n"
 
 
+def render_sequential(results: Path) -> str:
+    data = load(results, "sequential")
+    work, fixed = data["work"], data["fixed_equal_power"]
+    labels = {"clear": "clear", "close": "close (planned)", "null": "none"}
+    rows = []
+    for name, label in labels.items():
+        s = data["scenarios"][name]
+        seq = s["sequential"]
+        decided = seq["better"] + seq["worse"]
+        rows.append(
+            [
+                f"{label}: {s['effect_sd']:g} SD",
+                f"{100 * decided:.1f}%",
+                f"{seq['episodes_mean']:.1f} (max {seq['episodes_max']})",
+                f"{s['fixed_n']} ({100 * s['fixed_power']:.1f}%)",
+                f"**{100 * s['fewer_episodes']:.0f}%**",
+                f"{100 * (1 - seq['episodes_mean'] / work['max_episodes']):.0f}% "
+                f"({100 * s['fixed_at_max_power']:.1f}%)",
+            ]
+        )
+    header = [
+        "true difference",
+        "sequential: decided different",
+        "sequential: episodes, mean",
+        "fixed n of equal power (its rate)",
+        "fewer episodes",
+        f"fewer than fixed n = {work['max_episodes']} (its rate)",
+    ]
+    note = (
+        f"{work['simulations']:,} simulated paired comparisons per row, looks every {work['round_episodes']} "
+        f"up to {work['max_episodes']}, O'Brien-Fleming-type spending at {work['alpha']:g}; fixed n = "
+        f"{fixed['n']}: the smallest paired t design with the sequential power at the planned difference"
+    )
+    real = data.get("real")
+    if real:
+        note += (
+            f"; real episodes, {' vs '.join(real['policies'])} on {real['mission']}: "
+            f"{real['decision']} after {real['episodes_used']} of {real['max_episodes']} episodes "
+            f"({real['sequential_seconds']:.1f} s against {real['fixed_seconds']:.1f} s fixed)"
+        )
+    return f"{table(header, rows)}\n\n{caption(data, 'bench/bench_sequential.py', note)}\n"
+
+
 RENDERERS: dict[str, Callable[[Path], str]] = {
     "profile": render_profile,
     "training": render_training,
@@ -385,6 +428,7 @@ RENDERERS: dict[str, Callable[[Path], str]] = {
     "server": render_server,
     "dagster": render_dagster,
     "sweeps_postgres": render_sweeps_postgres,
+    "sequential": render_sequential,
 }
 
 

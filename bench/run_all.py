@@ -1,11 +1,13 @@
 """Run every benchmark in ``bench/`` (what ``make bench`` runs), then rewrite the README's tables.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/run_all.py [--mode full|quick] [--only training sweeps] [--list]
+        [--jobs N]
 
 ``full`` runs the work behind the README's figures (each figure the median of 3 repetitions; about 50
 minutes on a 2-core machine), writes ``bench/results/`` and then rewrites the README's measurement tables
 from those files (``bench/readme_tables.py``). ``quick`` runs every script on tiny work with one
-repetition (a few minutes), writes ``bench/results/quick/`` and prints the tables rendered from there;
+repetition, side by side (``--jobs``, one per core), writes ``bench/results/quick/`` and prints the
+tables rendered from there;
 it checks the scripts run, its figures mean nothing and the README is left alone. Each script runs in its
 own process: they time imports and process start-up, so they must start fresh.
 """
@@ -17,6 +19,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import readme_tables
@@ -43,6 +46,7 @@ FULL: dict[str, list[tuple[str, list[str]]]] = {
     "dagster": [("bench_dagster.py", [])],
     "imports": [("bench_imports.py", [])],
     "profile": [("profile_phases.py", [])],
+    "sequential": [("bench_sequential.py", [])],
 }
 
 #: The same scripts on tiny work, one repetition, into bench/results/quick/ (file names as in full mode).
@@ -117,6 +121,12 @@ QUICK_RUNS: dict[str, list[tuple[str, list[str]]]] = {
     "profile": [
         ("profile_phases.py", ["--steps", "4096", "--episodes", "1", "--output", f"{QUICK}/profile.json"])
     ],
+    "sequential": [
+        (
+            "bench_sequential.py",
+            ["--simulations", "2000", "--real-max-episodes", "10", "--output", f"{QUICK}/sequential.json"],
+        )
+    ],
 }
 
 
@@ -125,25 +135,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=["full", "quick"], default="full")
     parser.add_argument("--only", nargs="+", choices=sorted(FULL), help="run these groups only")
     parser.add_argument("--list", action="store_true", help="print the commands and exit")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="scripts at once (quick mode only; default: one per core); full mode runs one at a time, "
+        "since each script times its work and a neighbour would slow it",
+    )
     args = parser.parse_args(argv)
     runs = FULL if args.mode == "full" else QUICK_RUNS
     results = RESULTS if args.mode == "full" else QUICK
-    results.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    failed = []
-    for group in args.only or list(runs):
-        for script, script_args in runs[group]:
-            command = [sys.executable, str(BENCH / script), *script_args]
-            print(f"$ {' '.join(command)}", flush=True)
-            if args.list:
-                continue
-            started = time.monotonic()
-            code = subprocess.call(command, env=env)
-            print(f"  {group}: exit {code} after {time.monotonic() - started:.0f} s", flush=True)
-            if code != 0:
-                failed.append(f"{script} {' '.join(script_args)} (exit {code})")
+    if args.mode == "full" and args.jobs not in (None, 1):
+        parser.error(
+            f"--jobs: full mode runs one script at a time (its figures are timings), got {args.jobs}"
+        )
+    jobs = 1 if args.mode == "full" else args.jobs or os.cpu_count() or 1
+    if jobs < 1:
+        parser.error(f"--jobs: must be at least 1, got {jobs}")
+    commands = [
+        (group, script, script_args)
+        for group in args.only or list(runs)
+        for script, script_args in runs[group]
+    ]
+    for _, script, script_args in commands:
+        print(f"$ {' '.join([sys.executable, str(BENCH / script), *script_args])}", flush=True)
     if args.list:
         return 0
+    results.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        codes = list(pool.map(lambda run: _run(*run, env=env, quiet=jobs > 1), commands))
+    failed = [
+        f"{script} {' '.join(script_args)} (exit {code})"
+        for (_, script, script_args), code in zip(commands, codes, strict=True)
+        if code != 0
+    ]
     if failed:
         print("failed (the README was not rewritten):\n  " + "\n  ".join(failed), file=sys.stderr)
         return 1
@@ -155,6 +181,21 @@ def main(argv: list[str] | None = None) -> int:
         except FileNotFoundError as missing:  # a group left out by --only
             print(f"{name}: {missing}")
     return 0
+
+
+def _run(group: str, script: str, script_args: list[str], *, env: dict[str, str], quiet: bool) -> int:
+    """One script in a fresh process; with several at once their output is kept and printed on failure."""
+    started = time.monotonic()
+    command = [sys.executable, str(BENCH / script), *script_args]
+    if quiet:
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            print(done.stdout[-3000:] + done.stderr[-5000:], flush=True)
+        code = done.returncode
+    else:
+        code = subprocess.call(command, env=env)
+    print(f"  {group} ({script}): exit {code} after {time.monotonic() - started:.0f} s", flush=True)
+    return code
 
 
 if __name__ == "__main__":

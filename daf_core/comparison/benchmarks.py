@@ -21,6 +21,7 @@ from daf_core.comparison.report import ComparisonReport
 from daf_core.comparison.runner import (
     PolicyInput,
     check_episodes,
+    check_stopping,
     package_versions,
     resolve_missions,
     resolve_policies,
@@ -119,6 +120,10 @@ def daf_benchmark_suite(
     significance_level: float = 0.05,
     output_dir: str | Path | None = None,
     show_progress: bool = True,
+    stop_when: str = "fixed",
+    max_episodes: int | None = None,
+    round_episodes: int = 5,
+    equivalence_margin: float | None = None,
 ) -> ComparisonReport:
     """Run policies on a named suite (``quick``, ``standard``) or a :class:`BenchmarkSuite`.
 
@@ -126,10 +131,18 @@ def daf_benchmark_suite(
     are comparable (``report.comparable_with(other)``) only when the fingerprints match.
     ``episodes_per_mission`` overrides the suite's count - and therefore changes the fingerprint.
     One policy is fine (its scores stand on their own); with more, every pair is compared.
+
+    ``stop_when="decided"`` runs the suite in rounds of ``round_episodes`` until every comparison is
+    decided, at most ``max_episodes`` (default: the suite's episode count), exactly as
+    :func:`~daf_core.comparison.daf_compare_policies` does; the suite's fingerprint stays the suite's
+    (the same exam), and ``metadata["sequential"]`` says where the run stopped.
     """
     suite = get_benchmark_suite(benchmark_name)
     if episodes_per_mission is not None and episodes_per_mission != suite.episodes_per_mission:
         suite = dataclasses.replace(suite, episodes_per_mission=check_episodes(episodes_per_mission))
+    settings = check_stopping(
+        stop_when, max_episodes, round_episodes, equivalence_margin, suite.episodes_per_mission
+    )
     suite_info = {**suite.to_dict(), "episodes_overridden": suite != get_benchmark_suite(benchmark_name)}
     return run_comparison(
         "benchmark",
@@ -143,4 +156,5 @@ def daf_benchmark_suite(
         output_dir=output_dir,
         show_progress=show_progress,
         extra_metadata={"suite": suite_info},
+        sequential_settings=settings,
     )

@@ -7,7 +7,8 @@ comparison is one line. Every number a reviewer weighs is printed: means and IQM
 the difference with its interval, the effect size, the probability of improvement, the raw and the
 Holm-adjusted p-value and the verdict (as a/b in the row, in the policies' names in the caption).
 The rest (medians, ranges, the rank tests' p-values, effect-size intervals) is in ``summary_string()``
-and ``report.json``.
+and ``report.json``. A report that carries a cross-play result prints its tables last
+(:func:`daf_core.crossplay.print_cross_play`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rich.table import Table
 from daf_core.comparison import formatting as fmt
 from daf_core.comparison.constants import AGGREGATE_MISSION, OVERALL_KEY, REWARD_DEFINITION
 from daf_core.comparison.result import PolicyComparisonResult
+from daf_core.crossplay import print_cross_play
 
 
 class PrintableReport(Protocol):
@@ -31,6 +33,8 @@ class PrintableReport(Protocol):
     name: str
     confidence: float
     significance_level: float
+    metadata: dict[str, Any]
+    cross_play: dict[str, Any] | None
 
     @property
     def policies(self) -> list[str]: ...
@@ -63,6 +67,9 @@ def print_summary(report: PrintableReport, console: Console | None = None) -> No
     # Phase 4: the notes that explain special cases, each once.
     for note in dict.fromkeys(notes):
         console.print(f"- {escape(note)}", style="dim")
+    # Phase 5: the policies with their agents mixed into teams, when the report has a cross-play result.
+    if report.cross_play is not None:
+        print_cross_play(report.cross_play, console)
 
 
 def _table(title: str, caption: str | None = None) -> Table:
@@ -131,7 +138,9 @@ def _pair_table(a: str, b: str, results: list[PolicyComparisonResult]) -> Table:
     pct = f"{results[0].confidence:.0%}"
     table = _table(f"{a} vs {b}", _verdicts_in_words(a, b, results))
     table.add_column("Mission", no_wrap=True)
-    for column in ("a - b", f"{pct} CI", "Effect", "P(a>b)", "p", "Holm p", "Verdict"):
+    sequential = results[0].sequential is not None
+    last = ("n", "RCI") if sequential else ("p", "Holm p")
+    for column in ("a - b", f"{pct} CI", "Effect", "P(a>b)", *last, "Verdict"):
         table.add_column(column, justify="left" if column == "Verdict" else "right", no_wrap=True)
     for c in results:
         mission = (
@@ -144,8 +153,14 @@ def _pair_table(a: str, b: str, results: list[PolicyComparisonResult]) -> Table:
             escape(fmt.interval(c.mean_diff_ci_low, c.mean_diff_ci_high)),
             effect,
             f"{c.probability_of_improvement:.2f}",
-            fmt.p_value(c.p_value),
-            fmt.p_value(c.p_value_adjusted),
+            *(
+                (
+                    str(c.sequential["episodes"]),
+                    escape(fmt.interval(c.sequential["rci_low"], c.sequential["rci_high"])),
+                )
+                if sequential
+                else (fmt.p_value(c.p_value), fmt.p_value(c.p_value_adjusted))
+            ),
             _VERDICT_CELLS[_verdict(c)],
         )
     return table
@@ -156,10 +171,15 @@ _VERDICT_CELLS = {
     "b": "[green]b better[/green]",
     "n.s.": "[dim]n.s.[/dim]",
     "no test": "[dim]no test[/dim]",
+    "equivalent": "[cyan]equivalent[/cyan]",
+    "undecided": "[dim]undecided[/dim]",
 }
 
 
 def _verdict(c: PolicyComparisonResult) -> str:
+    if c.sequential is not None:
+        decision = c.sequential["decision"]
+        return {"better": "a", "worse": "b", "equivalent": "equivalent"}.get(decision, "undecided")
     if c.p_value is None:
         return "no test"
     if not c.is_significant:
@@ -177,6 +197,8 @@ def _verdicts_in_words(a: str, b: str, results: list[PolicyComparisonResult]) ->
         "b": f"{b} better",
         "n.s.": "no significant difference",
         "no test": "no test",
+        "equivalent": "equivalent",
+        "undecided": "undecided",
     }
     return "; ".join(f"{words[v]} on {', '.join(missions)}" for v, missions in groups.items())
 
@@ -188,6 +210,20 @@ def _comparison_legend(report: PrintableReport, count: int) -> str:
         "matched seeds, else Welch; 'all': mean over missions, Welch-Satterthwaite t). Effect: Cohen's "
         "d_z (paired) or Hedges' g, mean over missions for 'all'. P(a>b): probability of improvement "
         "over all pairs of episodes. p: the t test's raw p-value (a rank test's where t is infinite, see "
-        f"notes). Holm p: adjusted over all {count} comparisons; verdict at "
-        f"{report.significance_level:g}, n.s. = no significant difference."
+        f"notes). {_decision_legend(report, count)}"
+    )
+
+
+def _decision_legend(report: PrintableReport, count: int) -> str:
+    """How the verdicts were reached: Holm at fixed n, or the sequential design's repeated intervals."""
+    sequential = report.metadata.get("sequential")
+    if not sequential:
+        return (
+            f"Holm p: adjusted over all {count} comparisons; verdict at "
+            f"{report.significance_level:g}, n.s. = no significant difference."
+        )
+    return (
+        f"Episodes ran in rounds until decided (stop_when='decided'): n: paired episodes behind the "
+        f"verdict; RCI: its repeated confidence interval, valid at every look, Bonferroni over {count} "
+        f"comparisons at {report.significance_level:g} (p and the CI are fixed-n descriptions only)."
     )

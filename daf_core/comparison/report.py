@@ -38,7 +38,8 @@ Files (``ComparisonReport.save(output_dir)``, and every ``daf_*`` function given
 
     output_dir/
       report.json        metadata, summary statistics, comparisons and the core per-episode records
-                         (format_version 2: comparisons hold the fields of daf_core.stats.PairwiseTest)
+                         (format_version 2: comparisons hold the fields of daf_core.stats.PairwiseTest);
+                         "cross_play": a CrossPlayReport's to_dict() when the report carries one
       episodes.parquet   every per-episode record, all columns (exact types)
       episodes.csv       the same, readable anywhere
       evaluation.json    the evaluator's manifest (written by the ``daf_*`` runs: lets an interrupted run
@@ -66,6 +67,7 @@ from daf_core._internal.atomic import atomic_write_json
 from daf_core.comparison.constants import AGGREGATE_MISSION, OVERALL_KEY, REWARD_DEFINITION
 from daf_core.comparison.printing import print_summary as print_report
 from daf_core.comparison.result import PolicyComparisonResult
+from daf_core.crossplay import CrossPlayReport
 from daf_core.records import load_records, save_records
 
 if TYPE_CHECKING:
@@ -180,6 +182,9 @@ class ComparisonReport:
         # corrects is then exactly the comparisons the study asks about.
         self.baseline = None if baseline is None else check_name("baseline", baseline)
         self.metadata: dict[str, Any] = dict(metadata or {})
+        #: A cross-play result (``CrossPlayReport.to_dict()``) of these policies, or None: kept, saved and
+        #: printed with the report; its numbers come from its own lineup episodes, not from ``records``.
+        self.cross_play: dict[str, Any] | None = None
         self.metadata.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
         self._records = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _CORE_DTYPES.items()})
         self._version = 0
@@ -418,9 +423,25 @@ class ComparisonReport:
             if len(shared) >= 2:
                 family.append(self._aggregate(a, b, aligned))
         # Phase 2: Holm over the whole family, at the report's level.
-        self._comparisons = stats.apply_correction(family, alpha=self.significance_level) if family else []
+        corrected = stats.apply_correction(family, alpha=self.significance_level) if family else []
+        self._comparisons = self._sequential_verdicts(corrected)
         self._comparisons_version = self._version
         return list(self._comparisons)
+
+    def _sequential_verdicts(self, comparisons: list[PolicyComparisonResult]) -> list[PolicyComparisonResult]:
+        """A report whose episodes stopped when decided (``stop_when="decided"``) keeps the design's verdicts
+        however often it is recomputed or reloaded: a fixed-n test after optional stopping would not hold
+        its level. The fixed-n numbers stay beside them as descriptions."""
+        sequential = self.metadata.get("sequential")
+        if not sequential:
+            return comparisons
+        decisions = {(c["mission"], c["policy_a"], c["policy_b"]): c for c in sequential["comparisons"]}
+        return [
+            c.with_sequential(decisions[(c.mission, c.policy_a, c.policy_b)], sequential["family_size"])
+            if (c.mission, c.policy_a, c.policy_b) in decisions
+            else c
+            for c in comparisons
+        ]
 
     def _compare(
         self, xa: np.ndarray, xb: np.ndarray, paired: bool, names: tuple[str, str], mission: str
@@ -498,7 +519,11 @@ class ComparisonReport:
                 "episodes_per_mission", int(counts.iloc[0]) if len(counts) and counts.nunique() == 1 else None
             ),
             "total_episodes": len(self._records),
-            "multiple_comparisons": "Holm-Bonferroni over all comparisons in this report",
+            "multiple_comparisons": (
+                "sequential: repeated confidence intervals, Bonferroni over all comparisons in this report"
+                if self.metadata.get("sequential")
+                else "Holm-Bonferroni over all comparisons in this report"
+            ),
         }
         episodes = [
             {
@@ -510,7 +535,7 @@ class ComparisonReport:
             }
             for r in self._records[CORE_COLUMNS].itertuples(index=False)
         ]
-        return {
+        data = {
             "format": REPORT_FORMAT,
             "format_version": REPORT_FORMAT_VERSION,
             "metadata": metadata,
@@ -518,6 +543,9 @@ class ComparisonReport:
             "comparisons": [dataclasses.asdict(c) for c in self.comparisons],
             "episodes": episodes,
         }
+        if self.cross_play is not None:  # checked on the way out: a malformed slot fails here, not on load
+            data["cross_play"] = CrossPlayReport.from_dict(self.cross_play).to_dict()
+        return data
 
     def save_json(self, path: str | Path) -> Path:
         """Write the report (metadata, statistics, comparisons, core per-episode records) atomically.
@@ -562,8 +590,12 @@ class ComparisonReport:
         frame = records if records is not None else pd.DataFrame(data["episodes"], columns=CORE_COLUMNS)
         report._append(frame)
         report._summary, report._summary_version = data["summary_statistics"], report._version
-        report._comparisons = [PolicyComparisonResult(**c) for c in data["comparisons"]]
+        report._comparisons = report._sequential_verdicts(
+            [PolicyComparisonResult(**c) for c in data["comparisons"]]
+        )
         report._comparisons_version = report._version
+        if data.get("cross_play") is not None:
+            report.cross_play = CrossPlayReport.from_dict(data["cross_play"]).to_dict()
         return report
 
     @classmethod

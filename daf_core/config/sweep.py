@@ -62,6 +62,13 @@ class DAFSweepConfig(DAFConfigBase):
     heartbeat_grace_period_s: PositiveInt = 60
     #: How many times a trial whose worker died is retried before it is left failed (0: never retried).
     max_retries: Annotated[int, BeforeValidator(reject_bool), Field(ge=0)] = 3
+    #: Once the sweep is finished, its k best trials are evaluated again on fresh seeds and each one's
+    #: shrinkage (sweep estimate - fresh estimate, with its interval) is reported: the winner's curse,
+    #: measured (:mod:`daf_core.sweeps.reevaluation`). 0: off. May change between runs of the same sweep.
+    reevaluate_top_k: Annotated[int, BeforeValidator(reject_bool), Field(ge=0)] = 0
+    #: Fresh episodes per mission and training seed of each re-evaluated trial (None: episodes_per_trial),
+    #: seeds ``evaluation_seed + episodes_per_trial`` onwards, never scored or trained on.
+    reevaluate_episodes: Annotated[int, BeforeValidator(reject_bool), Field(ge=2)] | None = None
 
     @field_validator("search_space")
     @classmethod
@@ -97,6 +104,16 @@ class DAFSweepConfig(DAFConfigBase):
             raise ValueError(
                 f"heartbeat_grace_period_s: {self.heartbeat_grace_period_s} must be longer than "
                 f"heartbeat_interval_s ({self.heartbeat_interval_s}), or live trials are retried as dead"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _reevaluation_has_two_seeds(self) -> Self:
+        """An interval needs two fresh seeds; by default there are as many as the sweep's."""
+        if self.reevaluate_top_k and self.reevaluate_episodes is None and self.episodes_per_trial < 2:
+            raise ValueError(
+                f"reevaluate_episodes: the default (episodes_per_trial: {self.episodes_per_trial}) gives one "
+                "fresh seed; an interval needs at least 2, give reevaluate_episodes"
             )
         return self
 

@@ -29,6 +29,19 @@ missions) the t interval has zero width, so the bound is the point - a constant 
 constant zero does not - and a mission whose differences are all the same negative number is a
 regression (p 0), one whose are all equal and non-negative is not (p 1). Each such case says so in
 its reasons. Numbers in the results are plain floats, never NaN or inf.
+
+Sequential promotion (``stop_when="decided"``). The benchmark runs in rounds of ``round_episodes`` seeds
+up to ``max_episodes`` and stops once the gate is decided, under the group-sequential design of
+:mod:`daf_core.stats.sequential` (O'Brien-Fleming-type spending, repeated t intervals). Rule 1 becomes:
+the repeated confidence interval (two-sided ``1 - 2 alpha``, so its lower end is a one-sided ``1 - alpha``
+bound valid at every look) of the per-seed mean difference ``D`` lies above zero at some look. The
+gate stops there, or when the interval lies below zero (the candidate is worse), or inside
+``+-equivalence_margin`` (no gain worth a deployment), or at the last look. Rule 2 at the look that
+promotes: a mission whose own repeated interval (Bonferroni over the missions) is first decided below
+zero at a look so far vetoes. False promotion stays at most ``alpha`` however early the gate stops
+(tests/deployment/test_promotion_sequential.py measures it). The fixed-n numbers (``lower_bound`` is
+then the RCI's lower end, ``p_value`` and the mission rows the fixed-n tests of the seeds run) describe
+the data; ``sequential`` holds the decision.
 """
 
 from __future__ import annotations
@@ -60,6 +73,7 @@ logger = logging.getLogger(__name__)
 CANDIDATE, INCUMBENT = "candidate", "incumbent"
 PromotionOutcome = Literal["deployed_first", "promoted", "refused", "already_active"]
 _RECORD_COLUMNS = ("policy", "mission", "seed", "reward")
+StopWhen = Literal["fixed", "decided"]
 #: Differences closer together than this (relative to their size) count as constant: they are the same
 #: number up to floating-point rounding of the rewards, and a t test on them means nothing.
 _CONSTANT_RTOL = 1e-9
@@ -93,7 +107,11 @@ class PromotionDecision:
 
     ``mean_improvement`` is the mean over seeds of the per-seed mean over missions of the paired
     differences; ``lower_bound`` its one-sided ``1 - significance_level`` t bound and ``p_value`` the
-    one-sided p-value of "no improvement" that the bound inverts.
+    one-sided p-value of "no improvement" that the bound inverts. Under ``stop_when="decided"``,
+    ``sequential`` holds the design and its decision (``decision``, ``look``, ``episodes``, the RCI,
+    each mission's veto interval, and ``stop``: whether the benchmark may stop at these seeds);
+    ``lower_bound`` is then the RCI's lower end (None while that interval is unbounded: every seed's
+    difference the same, with too few seeds for the sign-flip rule) and ``promote`` is its decision.
     """
 
     promote: bool
@@ -104,9 +122,10 @@ class PromotionDecision:
     n_seeds: int
     seeds: list[int]
     mean_improvement: float
-    lower_bound: float
+    lower_bound: float | None
     p_value: float
     missions: list[MissionComparison]
+    sequential: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe (plain floats, ints, strings and lists), as Dagster metadata and result files take it."""
@@ -148,7 +167,15 @@ class PromotionResult:
 
 
 def promotion_decision(
-    records: pd.DataFrame, candidate: str, incumbent: str, *, significance_level: float = 0.05
+    records: pd.DataFrame,
+    candidate: str,
+    incumbent: str,
+    *,
+    significance_level: float = 0.05,
+    stop_when: StopWhen = "fixed",
+    max_episodes: int | None = None,
+    round_episodes: int = 5,
+    equivalence_margin: float | None = None,
 ) -> PromotionDecision:
     """Apply the promotion rule (module docstring) to per-episode ``records`` of both policies.
 
@@ -156,8 +183,12 @@ def promotion_decision(
     ``records``); other policies in it are ignored. Every mission must have both policies on the same
     seeds, every mission the same seeds, at least 2 of them, one episode per policy, mission and seed.
     ValueError naming the field and the value otherwise.
+
+    ``stop_when="decided"``: the sequential rule over the looks ``round_episodes, 2 round_episodes, ...,
+    max_episodes`` (required: the design's last look) that these seeds reach, in seed order.
     """
     alpha = _check_alpha(significance_level)
+    settings = _check_stopping(stop_when, max_episodes, round_episodes, equivalence_margin, max_episodes)
     diffs, missions, seeds, means = _paired_differences(records, candidate, incumbent)
     scipy_stats = _scipy_stats()
     reasons: list[str] = []
@@ -191,18 +222,24 @@ def promotion_decision(
             f"no established improvement: suite mean paired improvement {mean_improvement:+.4g}, "
             f"one-sided {level} lower bound {lower_bound:+.4g} <= 0 ({shape}, p = {p_value:.3g})"
         )
-    for row in regressed:
-        reasons.append(
-            f"mission {row.mission!r} regressed: {row.candidate_mean:.4g} vs {row.incumbent_mean:.4g} "
-            f"(mean difference {row.mean_diff:+.4g}, Holm-adjusted one-sided p = "
-            f"{row.p_regression_adjusted:.3g} < {alpha:g})"
-        )
-    if not regressed:
-        reasons.append(
-            f"no mission regressed (one-sided paired t, Holm over {len(missions)}, alpha {alpha:g})"
-        )
+    sequential = None
+    if settings is not None:
+        sequential, lower_bound, reasons = _sequential_rule(per_seed, diffs, missions, settings, alpha)
+        promote = sequential["promote"]
+    else:
+        for row in regressed:
+            reasons.append(
+                f"mission {row.mission!r} regressed: {row.candidate_mean:.4g} vs {row.incumbent_mean:.4g} "
+                f"(mean difference {row.mean_diff:+.4g}, Holm-adjusted one-sided p = "
+                f"{row.p_regression_adjusted:.3g} < {alpha:g})"
+            )
+        if not regressed:
+            reasons.append(
+                f"no mission regressed (one-sided paired t, Holm over {len(missions)}, alpha {alpha:g})"
+            )
+        promote = improved and not regressed
     return PromotionDecision(
-        promote=improved and not regressed,
+        promote=promote,
         reasons=reasons + notes,
         candidate=candidate,
         incumbent=incumbent,
@@ -213,7 +250,74 @@ def promotion_decision(
         lower_bound=lower_bound,
         p_value=p_value,
         missions=rows,
+        sequential=sequential,
     )
+
+
+def _check_stopping(
+    stop_when: Any, max_episodes: Any, round_episodes: Any, margin: Any, default_max: Any
+) -> Any:
+    """The sequential settings (None for ``"fixed"``), checked as the comparisons check them."""
+    if stop_when == "fixed" and max_episodes is None and round_episodes == 5 and margin is None:
+        return None  # today's call: nothing to check, and the comparison package stays unloaded
+    from daf_core.comparison.sequential import check_stopping  # noqa: PLC0415 - pandas (see _scipy_stats)
+
+    if stop_when == "decided" and default_max is None:
+        raise ValueError(
+            "max_episodes: stop_when='decided' needs the design's last look (the most seeds the "
+            "benchmark may run), got None"
+        )
+    return check_stopping(stop_when, max_episodes, round_episodes, margin, default_max)
+
+
+def _sequential_rule(
+    per_seed: np.ndarray, diffs: np.ndarray, missions: list[str], settings: Any, alpha: float
+) -> tuple[dict[str, Any], float | None, list[str]]:
+    """Rule 1 and the veto under the group-sequential design (module docstring): the decision as a dict,
+    the RCI's lower end, and the reasons."""
+    from daf_core import stats  # noqa: PLC0415 - loads scipy (see _scipy_stats)
+
+    design = stats.group_sequential_design(settings.looks, alpha=2 * alpha)
+    if per_seed.size > design.max_episodes:
+        raise ValueError(
+            f"records: {per_seed.size} seeds, more than max_episodes ({design.max_episodes}), the "
+            "design's last look"
+        )
+    gate = stats.sequential_decision(per_seed, design, settings.equivalence_margin)
+    veto_design = stats.group_sequential_design(settings.looks, alpha=2 * alpha / len(missions))
+    vetoes = [
+        {"mission": mission, **stats.sequential_decision(diffs[: gate.episodes, j], veto_design).to_dict()}
+        for j, mission in enumerate(missions)
+    ]
+    regressed = [v for v in vetoes if v["decision"] == "worse"]
+    promote = gate.decision == "better" and not regressed
+    level = _percent(1 - alpha)
+    where = f"{gate.episodes} seeds x {len(missions)} mission(s), look {gate.looks} of {len(design.looks)}"
+    low = "unbounded" if gate.rci_low is None else f"{gate.rci_low:+.4g}"
+    reasons = [
+        f"sequential gate: {gate.decision}; suite mean paired improvement {gate.mean_diff:+.4g}, "
+        f"repeated one-sided {level} lower bound {low} ({where})"
+    ]
+    if gate.decision == "pending":
+        reasons.append(f"not decided yet: the next look is at {design.looks[gate.looks]} seeds")
+    if gate.decision == "undecided":
+        reasons.append("no established improvement by the last planned look")
+    for veto in regressed:
+        reasons.append(
+            f"mission {veto['mission']!r} regressed: repeated interval [{veto['rci_low']:+.4g}, "
+            f"{veto['rci_high']:+.4g}] below zero (Bonferroni over {len(missions)} missions)"
+        )
+    if gate.decision == "better" and not regressed:
+        reasons.append(f"no mission regressed (repeated intervals, Bonferroni over {len(missions)})")
+    decision = {
+        "design": design.to_dict(),
+        "equivalence_margin": settings.equivalence_margin,
+        **gate.to_dict(),
+        "missions": vetoes,
+        "promote": promote,
+        "stop": gate.decision != "pending",
+    }
+    return decision, gate.rci_low, reasons + ([gate.note] if gate.note else [])
 
 
 def _check_alpha(value: Any) -> float:
@@ -363,6 +467,10 @@ def daf_promote_policy(
     output_dir: str | Path | None = None,
     version: str | None = None,
     reason: str = "",
+    stop_when: StopWhen = "fixed",
+    max_episodes: int | None = None,
+    round_episodes: int = 5,
+    equivalence_margin: float | None = None,
 ) -> PromotionResult:
     """Deploy ``candidate_bundle`` as ``policy_name`` at ``endpoint`` only if it beats the served version.
 
@@ -380,12 +488,19 @@ def daf_promote_policy(
     report and per-episode records) and ``promotion.json`` (the result). A failed upload or activation,
     or a served version that changed while the benchmark ran, raises RuntimeError: nothing is reported
     as deployed that the server did not confirm.
+
+    ``stop_when="decided"`` benchmarks in rounds of ``round_episodes`` seeds, at most ``max_episodes``
+    (default: the suite's episode count, or ``episodes_per_mission``), and stops once the sequential
+    rule (module docstring) is decided; episodes of earlier rounds are reused, not rerun.
     """
     candidate = Path(candidate_bundle)
     if not candidate.is_file():
         raise FileNotFoundError(f"candidate_bundle: no bundle at {candidate}")
     check_policy_name(policy_name)
     alpha = _check_alpha(significance_level)
+    settings = _promotion_stopping(
+        stop_when, max_episodes, round_episodes, equivalence_margin, benchmark, episodes_per_mission
+    )
     manifest = verify_bundle(candidate)
     candidate_version = version or manifest.version
     sha256 = hashlib.sha256(candidate.read_bytes()).hexdigest()
@@ -441,7 +556,14 @@ def daf_promote_policy(
         with holder as incumbent_dir:
             incumbent = client.download_bundle(policy_name, active, incumbent_dir)
             decision = _benchmark(
-                candidate, incumbent, benchmark, episodes_per_mission, alpha, max_parallel_jobs, report_dir
+                candidate,
+                incumbent,
+                benchmark,
+                episodes_per_mission,
+                alpha,
+                max_parallel_jobs,
+                report_dir,
+                settings,
             )
         served_now, _ = _served(client, policy_name)
         if served_now != active:
@@ -498,6 +620,24 @@ def _served(client: PolicyServerClient, policy_name: str) -> tuple[str | None, d
     return policy["active_version"], {record["version"]: record for record in policy["versions"]}
 
 
+def _promotion_stopping(
+    stop_when: Any,
+    max_episodes: Any,
+    round_episodes: Any,
+    margin: Any,
+    benchmark: str | BenchmarkSuite,
+    episodes_per_mission: int | None,
+) -> Any:
+    """The sequential settings of a promotion (None for ``"fixed"``), checked before the server is asked
+    anything; ``max_episodes`` defaults to the suite's episode count (or ``episodes_per_mission``)."""
+    if stop_when != "decided":
+        return _check_stopping(stop_when, max_episodes, round_episodes, margin, None)
+    from daf_core.comparison import get_benchmark_suite  # noqa: PLC0415 - pandas and the catalog
+
+    default = episodes_per_mission or get_benchmark_suite(benchmark).episodes_per_mission
+    return _check_stopping(stop_when, max_episodes, round_episodes, margin, default)
+
+
 def _benchmark(
     candidate: Path,
     incumbent: Path,
@@ -506,20 +646,51 @@ def _benchmark(
     alpha: float,
     max_parallel_jobs: int,
     report_dir: Path | None,
+    settings: Any = None,
 ) -> PromotionDecision:
-    """Both bundles on the suite in one run (so on the same seeds), and the rule over its records."""
+    """Both bundles on the suite in one run (so on the same seeds), and the rule over its records.
+
+    Sequentially: one benchmark per look with the cumulative seed count and the same report directory
+    (a temporary one without ``report_dir``), so each round runs only its new seeds.
+    """
     from daf_core.comparison import daf_benchmark_suite  # noqa: PLC0415 - pandas and the evaluator
 
-    report = daf_benchmark_suite(
-        {CANDIDATE: str(candidate), INCUMBENT: str(incumbent)},
-        benchmark,
-        episodes_per_mission=episodes_per_mission,
-        max_parallel_jobs=max_parallel_jobs,
-        significance_level=alpha,
-        output_dir=report_dir,
-        show_progress=False,
+    def run(episodes: int | None, output_dir: Path | None) -> Any:
+        return daf_benchmark_suite(
+            {CANDIDATE: str(candidate), INCUMBENT: str(incumbent)},
+            benchmark,
+            episodes_per_mission=episodes,
+            max_parallel_jobs=max_parallel_jobs,
+            significance_level=alpha,
+            output_dir=output_dir,
+            show_progress=False,
+        )
+
+    if settings is None:
+        report = run(episodes_per_mission, report_dir)
+        return promotion_decision(report.records, CANDIDATE, INCUMBENT, significance_level=alpha)
+    holder: contextlib.AbstractContextManager[str | Path] = (
+        tempfile.TemporaryDirectory(prefix="daf-promotion-rounds-")
+        if report_dir is None
+        else contextlib.nullcontext(report_dir)
     )
-    return promotion_decision(report.records, CANDIDATE, INCUMBENT, significance_level=alpha)
+    with holder as work_dir:
+        for episodes in settings.looks:
+            report = run(episodes, Path(work_dir))
+            decision = promotion_decision(
+                report.records,
+                CANDIDATE,
+                INCUMBENT,
+                significance_level=alpha,
+                stop_when="decided",
+                max_episodes=settings.max_episodes,
+                round_episodes=settings.round_episodes,
+                equivalence_margin=settings.equivalence_margin,
+            )
+            logger.info("Promotion look at %d seeds: %s", episodes, decision.reasons[0])
+            if decision.sequential["stop"]:
+                break
+    return decision
 
 
 def _deploy(

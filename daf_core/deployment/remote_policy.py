@@ -289,6 +289,8 @@ def daf_evaluate_deployment(
                         "reward": float(sum(rewards)),
                         "reward_per_agent": float(np.mean(rewards)) if rewards else 0.0,
                         "agent_rewards": rewards,
+                        "agent_policies": [deployment_id] * len(rewards),
+                        "lineup": deployment_id,
                         "num_agents": len(rewards),
                         "steps": int(result.steps),
                         "max_steps": int(env_cfg.game.max_steps),

@@ -2,7 +2,9 @@
 
 ``evaluate_policies(policies, missions, episodes)`` is the measuring instrument every comparison,
 benchmark and sweep reads: common random numbers (episode k of every policy uses seed ``seed + k``), the
-same records for any worker count, and nothing but the environment's rewards.
+same records for any worker count, and nothing but the environment's rewards. Each policy plays every
+agent (self-play), or with ``lineups=[Lineup.of({"lstm": 2, "random": 2}), ...]`` the policies share the
+agents of each episode, as CoGames' tournament mixes them; ``agent_table(records)`` has one row per agent.
 """
 
 from daf_core._internal.process_state import import_preserving_process_state
@@ -14,6 +16,7 @@ from mettagrid.policy.policy import PolicySpec  # noqa: E402 - the policy spec e
 
 from daf_core.evaluation.engine import EvaluationError, evaluate_policies  # noqa: E402
 from daf_core.evaluation.episodes import DEFAULT_ACTION_TIMEOUT_MS  # noqa: E402
+from daf_core.evaluation.lineups import Lineup, seat_assignment  # noqa: E402
 from daf_core.evaluation.subjects import (  # noqa: E402
     MissionUnderTest,
     PolicyUnderTest,
@@ -24,15 +27,17 @@ from daf_core.evaluation.subjects import (  # noqa: E402
     resolve_policies,
     resolve_policy,
 )
-from daf_core.records import RECORD_KEY, load_records, save_records  # noqa: E402
+from daf_core.records import RECORD_KEY, agent_table, load_records, save_records  # noqa: E402
 
 __all__ = [
     "DEFAULT_ACTION_TIMEOUT_MS",
     "RECORD_KEY",
     "EvaluationError",
+    "Lineup",
     "MissionUnderTest",
     "PolicySpec",
     "PolicyUnderTest",
+    "agent_table",
     "evaluate_policies",
     "load_records",
     "policy_class",
@@ -42,4 +47,5 @@ __all__ = [
     "resolve_policies",
     "resolve_policy",
     "save_records",
+    "seat_assignment",
 ]

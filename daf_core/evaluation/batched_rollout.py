@@ -50,6 +50,16 @@ class EpisodeResult:
     stats: dict[str, Any]
     action_timeouts: list[int] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, sim: Simulation) -> EpisodeResult:
+        """A finished simulation's result; lockstep episodes have no per-step budget, so no timeouts."""
+        return cls(
+            rewards=[float(r) for r in sim.episode_rewards],
+            steps=int(sim.current_step),
+            stats=sim.episode_stats,
+            action_timeouts=[0],
+        )
+
 
 def has_network(policy_class: type) -> bool:
     """True for policy classes that override ``MultiAgentPolicy.network`` (trainable, batchable ones)."""
@@ -77,7 +87,7 @@ def run_batched_episodes(
     buffers = [raw_buffers(sim) for sim in sims]  # the simulator's own arrays, the same every step
     steps = [stepper(sim) for sim in sims]
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]
-    state = _initial_state(policy, network, len(seeds) * num_agents, device)
+    state = initial_state(policy, network, len(seeds) * num_agents, device)
     # While every episode runs (all of them, on fixed-length missions) the whole batch goes through the
     # network as it is: one observation array filled in place, the recurrent state passed without a copy.
     everyone = np.empty((len(sims) * num_agents, *buffers[0][0].shape[1:]), dtype=buffers[0][0].dtype)
@@ -93,7 +103,7 @@ def run_batched_episodes(
                     observations = np.concatenate([buffers[k][0] for k in active])
                     step_state = None if state is None else {key: value[rows] for key, value in state.items()}
                 tokens = torch.from_numpy(observations)
-                _clear_empty_tokens(tokens)
+                clear_empty_tokens(tokens)
                 logits, _ = network.forward_eval(tokens.to(device), step_state)
                 if state is not None and step_state is not None:
                     for key in state:
@@ -108,15 +118,7 @@ def run_batched_episodes(
                     buffers[k][1][:] = actions.numpy()
                     steps[k]()
                 active = [k for k in active if not sims[k].is_done()]
-        return [
-            EpisodeResult(
-                rewards=[float(r) for r in sim.episode_rewards],
-                steps=int(sim.current_step),
-                stats=sim.episode_stats,
-                action_timeouts=[0],
-            )
-            for sim in sims
-        ]
+        return [EpisodeResult.of(sim) for sim in sims]
     finally:
         for sim in sims:
             sim.close()
@@ -154,7 +156,7 @@ def env_for_seed(env_cfg: MettaGridConfig, seed: int) -> MettaGridConfig:
     return env_cfg.model_copy(update={"game": env_cfg.game.model_copy(update={"map_builder": seeded})})
 
 
-def _clear_empty_tokens(observations: Any) -> None:
+def clear_empty_tokens(observations: Any) -> None:
     """Unused token slots ``[255, 255, 255]`` become ``[255, 0, 0]`` in place (mettagrid's per-agent padding).
 
     A slot is unused when all three bytes are 255, i.e. when their bitwise and is 255; multiplying the last
@@ -188,7 +190,7 @@ def raw_simulator(sim: Simulation) -> Any:
     return c_sim
 
 
-def _initial_state(policy: MultiAgentPolicy, network: Any, rows: int, device: str) -> dict[str, Any] | None:
+def initial_state(policy: MultiAgentPolicy, network: Any, rows: int, device: str) -> dict[str, Any] | None:
     """Zero LSTM state for ``rows`` agents; None for feed-forward nets."""
     recurrent = getattr(policy, "is_recurrent", lambda: False)()
     return zero_recurrent_state(network, rows, device) if recurrent else None

@@ -11,6 +11,10 @@ array, drawn exactly as the per-agent policies draw them:
   the same calls in the same order, so the same draws;
 * ``noop``: the ``noop`` action for every agent.
 
+A lineup of these two (``random:2+noop:2``, or two ``random`` with different ``vibe_action_p``) runs
+here too (:func:`run_scripted_lineup`): each agent's action is drawn as its seat's policy draws it, in
+agent order, which is the order mettagrid's loop steps the agents in, so again the same draws.
+
 An action is written the way ``SimulationAgent.set_action`` writes it (vibe actions in the vibe buffer,
 the other buffer zeroed). Only these two exact classes take this path (a subclass may override
 ``step``); ``tests/evaluation`` checks the records equal mettagrid's per-agent loop. Neither policy can
@@ -23,7 +27,7 @@ import bisect
 import functools
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mettagrid.config.mettagrid_config import MettaGridConfig
@@ -44,16 +48,32 @@ from daf_core.evaluation.batched_rollout import (
 ActionWriter = Callable[[], None]
 
 
+#: The classes this module plays: exactly these (a subclass may override ``step``).
+SCRIPTED_CLASSES = (RandomMultiAgentPolicy, NoopPolicy)
+
+
 def is_scripted(policy: MultiAgentPolicy) -> bool:
     """True for exactly mettagrid's ``RandomMultiAgentPolicy`` and ``NoopPolicy`` (not their subclasses)."""
-    return type(policy) in (RandomMultiAgentPolicy, NoopPolicy)
+    return type(policy) in SCRIPTED_CLASSES
 
 
 def run_scripted_episode(policy: MultiAgentPolicy, env_cfg: MettaGridConfig, seed: int) -> EpisodeResult:
     """One episode of ``policy`` playing every agent; the caller has seeded the generators with ``seed``."""
+    return _run(env_cfg, seed, lambda sim: _action_writer(policy, sim))
+
+
+def run_scripted_lineup(
+    seated: Sequence[MultiAgentPolicy], env_cfg: MettaGridConfig, seed: int
+) -> EpisodeResult:
+    """One episode with agent ``i`` played by ``seated[i]`` (each one :func:`is_scripted`); the caller has
+    seeded the generators with ``seed``."""
+    return _run(env_cfg, seed, lambda sim: _seated_writer(seated, sim))
+
+
+def _run(env_cfg: MettaGridConfig, seed: int, writer: Callable[[Simulation], ActionWriter]) -> EpisodeResult:
     sim = Simulator().new_simulation(env_for_seed(env_cfg, seed), seed)
     try:
-        write_actions = _action_writer(policy, sim)
+        write_actions = writer(sim)
         step = stepper(sim)
         is_done = sim.is_done
         while not is_done():
@@ -72,21 +92,59 @@ def run_scripted_episode(policy: MultiAgentPolicy, env_cfg: MettaGridConfig, see
 def _action_writer(policy: MultiAgentPolicy, sim: Simulation) -> ActionWriter:
     actions = raw_buffers(sim)[1]
     vibe_actions = raw_simulator(sim).vibe_actions()  # where set_action writes vibe actions
-    ids = sim.action_ids
-    vibe_names = set(sim.vibe_action_names)
     num_agents = sim.num_agents
 
-    def slot(name: str) -> tuple[bool, int]:
-        return name in vibe_names, ids[name]
-
     if type(policy) is NoopPolicy:
-        noop = ids["noop"]
+        noop = sim.action_ids["noop"]
 
         def write_noop() -> None:
             actions[:] = noop
             vibe_actions[:] = 0
 
         return write_noop
+
+    draw = agent_draw(policy, sim)
+
+    def write_random() -> None:
+        drawn = [draw() for _ in range(num_agents)]
+        actions[:] = [0 if is_vibe else index for is_vibe, index in drawn]
+        vibe_actions[:] = [index if is_vibe else 0 for is_vibe, index in drawn]
+
+    return write_random
+
+
+def _seated_writer(seated: Sequence[MultiAgentPolicy], sim: Simulation) -> ActionWriter:
+    """Each agent's action drawn by its own seat's policy, agent after agent (one draw function per
+    member, so two agents of one member share it, as they share its generator)."""
+    actions = raw_buffers(sim)[1]
+    vibe_actions = raw_simulator(sim).vibe_actions()
+    draws: dict[int, Callable[[], tuple[bool, int]]] = {}
+    for policy in seated:
+        draws.setdefault(id(policy), agent_draw(policy, sim))
+    per_agent = [draws[id(policy)] for policy in seated]
+
+    def write_seated() -> None:
+        drawn = [draw() for draw in per_agent]
+        actions[:] = [0 if is_vibe else index for is_vibe, index in drawn]
+        vibe_actions[:] = [index if is_vibe else 0 for is_vibe, index in drawn]
+
+    return write_seated
+
+
+def agent_draw(
+    policy: MultiAgentPolicy, sim: Simulation, rng: random.Random | None = None
+) -> Callable[[], tuple[bool, int]]:
+    """One agent's action as ``(is_vibe, action index)``, drawn as ``policy``'s per-agent step draws it,
+    from ``rng`` (by default Python's global generator, the one the per-agent step draws from)."""
+    ids = sim.action_ids
+    vibe_names = set(sim.vibe_action_names)
+
+    def slot(name: str) -> tuple[bool, int]:
+        return name in vibe_names, ids[name]
+
+    if type(policy) is NoopPolicy:
+        noop = slot("noop")
+        return lambda: noop
 
     # RandomAgentPolicy: categories in its order (vibe first), weights as it computes them.
     interface = policy.policy_env_info
@@ -101,18 +159,11 @@ def _action_writer(policy: MultiAgentPolicy, sim: Simulation) -> ActionWriter:
         weights.append(1.0 - vibe_p)
     if not categories:
         raise ValueError("PolicyEnvInterface must define at least one action")
-    draw = _random_draw(categories, weights)
-
-    def write_random() -> None:
-        drawn = [draw() for _ in range(num_agents)]
-        actions[:] = [0 if is_vibe else index for is_vibe, index in drawn]
-        vibe_actions[:] = [index if is_vibe else 0 for is_vibe, index in drawn]
-
-    return write_random
+    return _random_draw(categories, weights, random._inst if rng is None else rng)  # noqa: SLF001 - global
 
 
-def _random_draw(categories: list[list[Any]], weights: list[float]) -> Callable[[], Any]:
-    """``random.choice(random.choices(categories, weights=weights)[0])`` on the global generator, inlined.
+def _random_draw(categories: list[list[Any]], weights: list[float], rng: random.Random) -> Callable[[], Any]:
+    """``rng.choice(rng.choices(categories, weights=weights)[0])``, inlined.
 
     The same two stdlib algorithms with their set-up hoisted out of the per-agent call: ``choices`` draws
     one ``random()`` and bisects the cumulative weights, ``choice`` draws ``getrandbits(k)`` until it is
@@ -120,8 +171,8 @@ def _random_draw(categories: list[list[Any]], weights: list[float]) -> Callable[
     disagreed, the stdlib calls themselves would be used.
     """
     if _inlined_draws_match_stdlib():
-        return _inlined(random._inst, categories, weights)  # noqa: SLF001 - the global generator
-    return _stdlib(random._inst, categories, weights)  # noqa: SLF001
+        return _inlined(rng, categories, weights)
+    return _stdlib(rng, categories, weights)
 
 
 def _inlined(rng: random.Random, categories: list[list[Any]], weights: list[float]) -> Callable[[], Any]:

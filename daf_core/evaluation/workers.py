@@ -84,7 +84,7 @@ def _run_in_pool(
                         outcome = future.result()
                     except BrokenProcessPool as err:
                         errors.append(
-                            f"policy {batch.policy.name!r} on mission {batch.mission.name!r}, seeds "
+                            f"{batch.population.label} on mission {batch.mission.name!r}, seeds "
                             f"{batch.seeds[0]}..{batch.seeds[-1]}: worker process died ({err})"
                         )
                         continue

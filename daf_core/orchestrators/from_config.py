@@ -61,6 +61,13 @@ def daf_compare_from_config(
         name=config.name,
         show_progress=show_progress,
         daf_config=daf_config,
+        stop_when=config.stop_when,
+        max_episodes=config.max_episodes,
+        round_episodes=config.round_episodes,
+        equivalence_margin=config.equivalence_margin,
+        cross_play=config.cross_play,
+        splits=config.cross_play_splits,
+        replacement=config.cross_play_replacement,
     )
     if config.generate_html_report:
         path = daf_export_comparison_html(report, folder / "report.html")

@@ -18,6 +18,8 @@ Pure functions over arrays (numpy and scipy only: no mettagrid, pandas or torch)
 * :mod:`~daf_core.stats.across_missions` - :func:`compare_across_missions`: two policies over missions,
   each mission weighing the same (means and PoI are means over missions).
 * :mod:`~daf_core.stats.correction` - Holm's step-down correction of a family.
+* :mod:`~daf_core.stats.sequential` - group-sequential designs (O'Brien-Fleming-type alpha spending)
+  and repeated confidence intervals: decisions that stay valid when episodes run until decided.
 
 Degenerate inputs (one episode, constant rewards, identical policies) are common in RL evaluation - a
 sparse-reward mission often scores 0 for every episode. They get an explicit, documented rule and a
@@ -50,29 +52,53 @@ from daf_core.stats.score_distributions import (
     performance_profile,
     probability_of_improvement_interval,
 )
+from daf_core.stats.sequential import (
+    DECISIONS,
+    SequentialArrays,
+    SequentialDesign,
+    SequentialResult,
+    check_margin,
+    group_sequential_design,
+    obrien_fleming_spending,
+    planned_looks,
+    sequential_decision,
+    sequential_decisions,
+    spending_boundaries,
+)
 from daf_core.stats.summary import Summary, summarize
 
 __all__ = [
+    "DECISIONS",
     "Interval",
     "IntervalEstimate",
     "PairwiseTest",
     "PerformanceProfile",
+    "SequentialArrays",
+    "SequentialDesign",
+    "SequentialResult",
     "Summary",
     "apply_correction",
+    "check_margin",
     "cohens_d",
     "cohens_dz",
     "compare_across_missions",
     "compare_samples",
+    "group_sequential_design",
     "hedges_g",
     "holm_bonferroni",
     "iqm",
     "iqm_interval",
     "mean_interval",
     "mean_of_means_interval",
+    "obrien_fleming_spending",
     "paired_win_rate",
     "performance_profile",
+    "planned_looks",
     "probability_of_improvement",
     "probability_of_improvement_interval",
+    "sequential_decision",
+    "sequential_decisions",
+    "spending_boundaries",
     "stratified_bootstrap_ci",
     "summarize",
 ]

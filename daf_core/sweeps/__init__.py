@@ -14,6 +14,9 @@ engine) and keeps the study honest when workers race or die. The parts, each in 
   stopping in chunks.
 * :mod:`~daf_core.sweeps.results`: ``SweepResult``, ``results.json``, status, best configuration, and
   the one count of finished trials.
+* :mod:`~daf_core.sweeps.reevaluation`: the best trials on fresh seeds (:func:`daf_reevaluate_sweep`,
+  a sweep with ``reevaluate_top_k: k``): each one's shrinkage, sweep estimate minus fresh
+  estimate, with its interval: the winner's curse, measured.
 * :mod:`~daf_core.sweeps.study`: the Optuna study and the storage DAF keeps beside it
   (``SweepStudy``), counting trials, discarding a trial that lost a race, results from the study;
   :mod:`~daf_core.sweeps.logical`: which Optuna trials count, and each draw's logical index;
@@ -66,6 +69,7 @@ Layout under ``<output_dir>/<name>/``::
     trials/trial_NNNN/    one per trial (a retry reuses the directory of the trial it retries):
         missions/           mission files built with the trial's mission parameters (if any)
         evaluation/         episodes.parquet/.csv of the final evaluation (evaluation_chunkK/ before)
+        fresh_evaluation/   the same checkpoints on fresh seeds (best trials, when re-evaluated)
         trial.json          this trial's SweepTrialResult; error.txt holds a failed trial's traceback
 
 and under ``<DAFConfig.checkpoint_dir>/<name>/`` (by default ``<output_dir>/checkpoints/<name>/``)::
@@ -77,12 +81,20 @@ and under ``<DAFConfig.checkpoint_dir>/<name>/`` (by default ``<output_dir>/chec
 from daf_core.config.search_space import ParamSpec, daf_grid_search, daf_random_search, parse_search_space
 from daf_core.sweeps.launch import daf_launch_sweep, worker_command
 from daf_core.sweeps.plan import DESTINATIONS, SweepPlan, plan_sweep
-from daf_core.sweeps.results import SweepResult, SweepTrialResult, daf_sweep_best_config, daf_sweep_status
+from daf_core.sweeps.reevaluation import daf_reevaluate_sweep, seed_blocks, shrinkage_interval
+from daf_core.sweeps.results import (
+    FreshEvaluation,
+    SweepResult,
+    SweepTrialResult,
+    daf_sweep_best_config,
+    daf_sweep_status,
+)
 from daf_core.sweeps.trial import trial_training_config
 from daf_core.sweeps.worker import run_sweep_worker
 
 __all__ = [
     "DESTINATIONS",
+    "FreshEvaluation",
     "ParamSpec",
     "SweepPlan",
     "SweepResult",
@@ -90,11 +102,14 @@ __all__ = [
     "daf_grid_search",
     "daf_launch_sweep",
     "daf_random_search",
+    "daf_reevaluate_sweep",
     "daf_sweep_best_config",
     "daf_sweep_status",
     "parse_search_space",
     "plan_sweep",
     "run_sweep_worker",
+    "seed_blocks",
+    "shrinkage_interval",
     "trial_training_config",
     "worker_command",
 ]

@@ -19,6 +19,7 @@ from daf_core._internal.threads import SINGLE_THREAD_ENV
 from daf_core.config import DAFConfig, DAFSweepConfig, configure_logging
 from daf_core.sweeps.liveness import reap_dead_trials
 from daf_core.sweeps.plan import SweepPlan, claim_checkpoint_root, plan_sweep, sweep_daf_config
+from daf_core.sweeps.reevaluation import check_reevaluation, reevaluate_top_trials
 from daf_core.sweeps.results import SweepResult
 from daf_core.sweeps.study import SweepStudy, open_study, tally_trials, write_results
 from daf_core.sweeps.worker import run_sweep_worker, run_worker_process
@@ -30,7 +31,8 @@ DAF_CONFIG_FILE = "daf_config.yaml"
 
 
 def daf_launch_sweep(
-    sweep_config: DAFSweepConfig | str | Path, daf_config: DAFConfig | None = None
+    sweep_config: DAFSweepConfig | str | Path,
+    daf_config: DAFConfig | None = None,
 ) -> SweepResult:
     """Run (or continue) a sweep to ``num_trials`` finished trials and return its results.
 
@@ -46,12 +48,21 @@ def daf_launch_sweep(
     with its files under the sweep's ``output_dir`` (:func:`~daf_core.sweeps.plan.sweep_daf_config`).
     Raises ``RuntimeError`` when every trial failed (listing each error) or when the workers stopped
     before the sweep finished.
+
+    The sweep's ``reevaluate_top_k`` > 0: once it is finished, its ``reevaluate_top_k`` best trials are
+    evaluated again on ``reevaluate_episodes`` fresh seeds (default ``episodes_per_trial``; seeds no
+    trial was scored or trained on) and ``result.fresh_evaluations`` gives each one's shrinkage, sweep
+    estimate minus fresh estimate, with its interval (:mod:`daf_core.sweeps.reevaluation`). The fresh
+    seeds are checked before any trial runs.
     """
     # Phase 1: the sweep, the settings its trials run under, and the files its workers read.
     config = (
         sweep_config if isinstance(sweep_config, DAFSweepConfig) else DAFSweepConfig.from_file(sweep_config)
     )
     config = config.model_copy(update={"output_dir": Path(config.output_dir).absolute()})
+    reevaluate_top_k = config.reevaluate_top_k
+    if reevaluate_top_k:
+        reevaluate_episodes = check_reevaluation(config, reevaluate_top_k, config.reevaluate_episodes)
     daf_config = sweep_daf_config(config, daf_config)
     configure_logging(daf_config)
     plan = plan_sweep(config, daf_config)
@@ -105,6 +116,11 @@ def daf_launch_sweep(
             f"sweep {config.name!r}: all {counts['failed']} trials failed:\n"
             + "\n".join(f"  - {line}" for line in result.errors())
         )
+
+    # Phase 5: the best trials on fresh seeds, when asked for (a rerun reuses the recorded episodes).
+    if reevaluate_top_k:
+        reevaluate_top_trials(sweep, reevaluate_top_k, reevaluate_episodes)
+        result = write_results(sweep)
     return result
 
 

@@ -68,8 +68,49 @@ class SweepTrialResult:
 
 
 @dataclass
+class FreshEvaluation:
+    """One of a sweep's best trials measured again on fresh seeds: the winner's curse, in numbers.
+
+    ``sweep_estimate`` is the trial's objective in the sweep (chosen *because* it was high, so biased
+    upwards when maximizing); ``fresh_estimate`` the same objective, same checkpoints, on episode seeds
+    no trial was selected on. ``shrinkage`` = sweep estimate - fresh estimate (positive: the sweep
+    overrated the trial when maximizing; negative when minimizing), and ``shrinkage_ci_*`` its interval
+    (see :mod:`daf_core.sweeps.reevaluation` for why only the fresh episodes' spread enters it).
+    Seeds are given as ``[first, last]``; ``episodes`` counts per mission and training seed.
+    """
+
+    trial_id: int
+    rank: int
+    sweep_estimate: float
+    fresh_estimate: float
+    fresh_ci_low: float | None
+    fresh_ci_high: float | None
+    shrinkage: float
+    shrinkage_ci_low: float | None
+    shrinkage_ci_high: float | None
+    sweep_seeds: list[int]
+    fresh_seeds: list[int]
+    sweep_episodes: int
+    fresh_episodes: int
+    confidence: float = 0.95
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FreshEvaluation:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+@dataclass
 class SweepResult:
-    """All trials of a sweep and how far it got; what ``results.json`` holds."""
+    """All trials of a sweep and how far it got; what ``results.json`` holds.
+
+    ``fresh_evaluations``: the best trials re-evaluated on fresh seeds, best first (empty unless the
+    sweep was re-evaluated, :func:`daf_core.sweeps.daf_reevaluate_sweep`).
+    """
 
     sweep_name: str
     objective_metric: str = "mean_reward"
@@ -82,6 +123,7 @@ class SweepResult:
     started_at: str | None = None
     updated_at: str | None = None
     finished_at: str | None = None
+    fresh_evaluations: list[FreshEvaluation] = field(default_factory=list)
 
     # -- building -----------------------------------------------------------------------------------
 
@@ -173,16 +215,19 @@ class SweepResult:
     # -- files --------------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "trials"}
+        nested = ("trials", "fresh_evaluations")
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in nested}
         data["trials"] = [t.to_dict() for t in self.trials]
+        data["fresh_evaluations"] = [e.to_dict() for e in self.fresh_evaluations]
         data["status"] = self.status()
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SweepResult:
-        known = {f.name for f in dataclasses.fields(cls)} - {"trials"}
+        known = {f.name for f in dataclasses.fields(cls)} - {"trials", "fresh_evaluations"}
         result = cls(**{key: value for key, value in data.items() if key in known})
         result.trials = [SweepTrialResult.from_dict(t) for t in data.get("trials", [])]
+        result.fresh_evaluations = [FreshEvaluation.from_dict(e) for e in data.get("fresh_evaluations", [])]
         return result
 
     def save_json(self, path: str | Path) -> Path:
@@ -219,8 +264,48 @@ class SweepResult:
                 f"{trial.duration_s:.1f}" if trial.duration_s is not None else "",
             )
         console.print(table)
+        if self.fresh_evaluations:
+            console.print(self._fresh_table())
         for line in self.errors():
             console.print(f"[red]failed[/red] {line}")
+
+    def _fresh_table(self) -> Any:
+        from rich.table import Table  # noqa: PLC0415
+
+        first = self.fresh_evaluations[0]
+        level = f"{first.confidence:.0%}"
+        table = Table(
+            title=f"Best trials on fresh seeds {first.fresh_seeds[0]}..{first.fresh_seeds[1]} "
+            f"(sweep seeds {first.sweep_seeds[0]}..{first.sweep_seeds[1]})",
+            show_header=True,
+            header_style="bold",
+        )
+        for column in ("rank", "trial", "sweep", f"fresh ({level} CI)", f"shrinkage ({level} CI)"):
+            table.add_column(column)
+        for e in self.fresh_evaluations:
+            table.add_row(
+                str(e.rank),
+                str(e.trial_id),
+                f"{e.sweep_estimate:.4g}",
+                f"{e.fresh_estimate:.4g} {_interval(e.fresh_ci_low, e.fresh_ci_high)}",
+                f"{e.shrinkage:+.4g} {_interval(e.shrinkage_ci_low, e.shrinkage_ci_high)}",
+            )
+        return table
+
+
+def still_ranked(evaluations: Iterable[FreshEvaluation], result: SweepResult) -> list[FreshEvaluation]:
+    """The re-evaluations whose trial still holds, in ``result``, the rank it was re-evaluated at.
+
+    A sweep continued with a larger ``num_trials`` may find better trials; a re-evaluation made before
+    then describes a top-k that no longer is, so it is left out until the sweep is re-evaluated again.
+    """
+    evaluations = list(evaluations)
+    ranks = {t.trial_id: rank for rank, t in enumerate(result.top_trials(len(evaluations)), start=1)}
+    return [e for e in evaluations if ranks.get(e.trial_id) == e.rank]
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    return "[n/a]" if low is None or high is None else f"[{low:.4g}, {high:.4g}]"
 
 
 def _short(value: Any) -> str:

@@ -45,7 +45,15 @@ from daf_core.sweeps.logical import (
     state_name,
 )
 from daf_core.sweeps.plan import SweepPlan, without_password
-from daf_core.sweeps.results import SweepResult, SweepTrialResult, count_finished, now_isoformat
+from daf_core.sweeps.results import (
+    FreshEvaluation,
+    SweepResult,
+    SweepTrialResult,
+    count_finished,
+    json_safe,
+    now_isoformat,
+    still_ranked,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -53,6 +61,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _STUDY_ATTR_CONFIG = "daf_sweep_config"
+#: The study attribute holding the best trials' re-evaluations on fresh seeds (FreshEvaluation dicts).
+STUDY_ATTR_FRESH = "daf_fresh_evaluations"
 #: How often a fresh trial's duplicate check looks again at an earlier trial still drawing its values.
 _DRAW_POLL_S = 0.05
 
@@ -166,6 +176,9 @@ def _config_identity(config: DAFSweepConfig) -> dict[str, Any]:
             "heartbeat_interval_s",
             "heartbeat_grace_period_s",
             "max_retries",
+            # Re-evaluating the best trials afterwards changes no trial (fields the sweep config may hold).
+            "reevaluate_top_k",
+            "reevaluate_episodes",
         },
     )
 
@@ -286,7 +299,14 @@ def collect_results(sweep: SweepStudy) -> SweepResult:
     result.updated_at = now_isoformat()
     if result.finished_trials() >= plan.num_trials:
         result.finalize()
+    stored = [FreshEvaluation.from_dict(e) for e in sweep.study.user_attrs.get(STUDY_ATTR_FRESH, [])]
+    result.fresh_evaluations = still_ranked(stored, result)
     return result
+
+
+def store_fresh_evaluations(sweep: SweepStudy, evaluations: list[FreshEvaluation]) -> None:
+    """Keep the re-evaluations in the study, so every later ``results.json`` a worker writes has them."""
+    sweep.study.set_user_attr(STUDY_ATTR_FRESH, json_safe([e.to_dict() for e in evaluations]))
 
 
 def _trial_result(trial: Any, plan: SweepPlan) -> SweepTrialResult:

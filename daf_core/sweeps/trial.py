@@ -191,15 +191,24 @@ def _train_seeds(setup: _TrialSetup, steps: int) -> tuple[dict[str, Any], list[s
     return policies, run_dirs
 
 
-def _evaluate(setup: _TrialSetup, policies: Mapping[str, Any], name: str) -> pd.DataFrame:
+def _evaluate(
+    setup: _TrialSetup,
+    policies: Mapping[str, Any],
+    name: str,
+    *,
+    episodes: int | None = None,
+    seed: int | None = None,
+) -> pd.DataFrame:
+    """Every policy on the trial's missions: by default the sweep's episodes (``episodes_per_trial``
+    seeds from ``evaluation_seed``), the same for every trial and chunk."""
     from daf_core.evaluation import evaluate_policies  # noqa: PLC0415
 
     config = setup.plan.config
     return evaluate_policies(
         dict(policies),
         setup.eval_missions,
-        config.episodes_per_trial,
-        seed=config.evaluation_seed,
+        config.episodes_per_trial if episodes is None else episodes,
+        seed=config.evaluation_seed if seed is None else seed,
         max_parallel_jobs=1,
         device=_evaluation_device(setup.plan),
         output_dir=setup.evaluation_dir / name,
@@ -236,11 +245,44 @@ def _trial_missions(
     return train_missions, eval_missions
 
 
+def evaluate_checkpoints(
+    plan: SweepPlan,
+    hyperparameters: Mapping[str, Any],
+    trial_dir: Path,
+    checkpoint_dir: Path,
+    run_dirs: Sequence[str],
+    *,
+    episodes: int,
+    seed: int,
+    name: str,
+) -> pd.DataFrame:
+    """A finished trial's final checkpoints (one per training seed, as the trial evaluated them: same
+    names, missions with its mission parameters, policy arguments, device) on ``episodes`` episodes from
+    ``seed``, recorded under ``trial_dir/name`` (a rerun reuses the episodes recorded there)."""
+    from daf_core.evaluation import PolicySpec  # noqa: PLC0415 - imports mettagrid behind its guard
+    from daf_core.training import read_trainer_state  # noqa: PLC0415
+
+    setup = _set_up(plan, hyperparameters, trial_dir, checkpoint_dir)
+    seeds = plan.config.training_seeds
+    if len(run_dirs) != len(seeds):
+        raise ValueError(
+            f"trial in {trial_dir} recorded {len(run_dirs)} training runs for training_seeds {seeds}; "
+            "its checkpoints cannot be matched to its seeds"
+        )
+    policies = {
+        f"seed{s}": PolicySpec(
+            class_path=plan.policy_class_path,
+            data_path=str(Path(run_dir) / read_trainer_state(Path(run_dir))["model_name"]),
+            init_kwargs=setup.policy_kwargs,
+        )
+        for s, run_dir in zip(seeds, run_dirs, strict=True)
+    }
+    return _evaluate(setup, policies, name, episodes=episodes, seed=seed)
+
+
 def score_records(records: pd.DataFrame, metric: str) -> tuple[float, dict[str, float]]:
     """The objective (mean over training seeds of the per-seed mean) and the mean of every numeric column."""
-    numeric = records.select_dtypes("number").drop(columns=["episode", "seed"], errors="ignore")
-    stats = [c for c in numeric.columns if c.startswith(STAT_PREFIXES)]
-    numeric[stats] = numeric[stats].fillna(0.0)  # a stat missing from an episode was never incremented
+    numeric = _numeric_columns(records)
     metrics = {"mean_reward": float(numeric["reward"].mean())}
     metrics.update({column: float(numeric[column].mean()) for column in numeric.columns})
     column = _metric_column(metric, list(numeric.columns))
@@ -249,6 +291,27 @@ def score_records(records: pd.DataFrame, metric: str) -> tuple[float, dict[str, 
     if not math.isfinite(objective):
         raise RuntimeError(f"objective {metric!r} is not a finite number ({objective})")
     return objective, metrics
+
+
+def objective_per_episode_seed(records: pd.DataFrame, metric: str) -> pd.Series:
+    """The objective's value per episode seed: the mean over training seeds and missions of that seed's
+    episodes, indexed by seed.
+
+    Episodes of one seed share their map on every mission's training seeds (common random numbers), so
+    they are not independent; different seeds are. These values are therefore the independent units an
+    interval of the objective resamples; their mean is :func:`score_records`' objective when every
+    (training seed, mission) has every seed, as an evaluation records.
+    """
+    numeric = _numeric_columns(records)
+    column = _metric_column(metric, list(numeric.columns))
+    return numeric[column].groupby(records["seed"]).mean()
+
+
+def _numeric_columns(records: pd.DataFrame) -> pd.DataFrame:
+    numeric = records.select_dtypes("number").drop(columns=["episode", "seed"], errors="ignore")
+    stats = [c for c in numeric.columns if c.startswith(STAT_PREFIXES)]
+    numeric[stats] = numeric[stats].fillna(0.0)  # a stat missing from an episode was never incremented
+    return numeric
 
 
 def _metric_column(metric: str, columns: Sequence[str]) -> str:

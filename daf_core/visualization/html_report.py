@@ -12,6 +12,10 @@ an episode) and writes a page a reader can judge a comparison from without any o
   value and interval on hover.
 * **Missions**: per mission, each policy's summary and every comparison with its raw and Holm-adjusted
   p-values, its rank test and its effect size with interval; the aggregates across missions last.
+* **Cross-play** (only when ``report.cross_play`` holds a result): the cross-play matrix as a heatmap
+  table with intervals, the ratings with their intervals and rank intervals, and value over replacement
+  overall and per split (:mod:`~daf_core.visualization.html_crossplay`); the leaderboard then shows each
+  policy's rating beside its score.
 * **Figures**: :func:`~daf_core.visualization.comparison_plots.comparison_figures`, embedded as SVG.
 * **Notes** on degenerate cases (the summaries' and comparisons' notes), and **raw data**: relative links
   to ``episodes.parquet`` / ``episodes.csv`` / ``report.json`` when they sit beside the page.
@@ -27,6 +31,7 @@ from daf_core.comparison import formatting as fmt
 from daf_core.comparison.constants import AGGREGATE_MISSION, OVERALL_KEY, REWARD_DEFINITION
 from daf_core.visualization import html_page as hp
 from daf_core.visualization.html_chart import Estimate, interval_chart
+from daf_core.visualization.html_crossplay import cross_play_body
 from daf_core.visualization.leaderboard import (
     AGGREGATES,
     TIE_BEHIND,
@@ -36,6 +41,8 @@ from daf_core.visualization.leaderboard import (
     check_aggregate,
     check_report,
     leaderboard_rows,
+    rating_text,
+    vor_text,
 )
 from daf_core.visualization.style import color
 
@@ -85,6 +92,11 @@ def daf_export_comparison_html(
         hp.Section("leaderboard", "Leaderboard", _leaderboard(report, aggregate, colors)),
         hp.Section("estimates", "Estimates", _estimates(report, aggregate, colors)),
         hp.Section("missions", "Missions", _missions(report)),
+    ]
+    cross_play = getattr(report, "cross_play", None)
+    if cross_play is not None:
+        sections.append(hp.Section("cross-play", "Cross-play", cross_play_body(cross_play)))
+    sections += [
         hp.Section("figures", "Figures", hp.figures(comparison_figures(report), "figure")),
         hp.Section("notes", "Notes", _notes(report)),
         hp.Section("raw-data", "Raw data", _raw_data(report, output_path.parent)),
@@ -238,6 +250,12 @@ def _leaderboard(report: ComparisonReport, aggregate: str, colors: dict[str, str
             hp.Column(f"{AGGREGATES[name]['label']} {pct} CI", True),
         ]
     columns += [hp.Column("Missions", True), hp.Column("Episodes", True), hp.Column("vs leader")]
+    rated = any(row.rating is not None for row in ranked)
+    if rated:
+        columns += [hp.Column("Rating", True), hp.Column("Rating CI", True), hp.Column("Rank interval", True)]
+    valued = any(row.vor is not None for row in ranked)
+    if valued:
+        columns += [hp.Column("VOR", True), hp.Column("VOR CI", True)]
     rows = []
     for row in ranked:
         cells = [
@@ -255,6 +273,16 @@ def _leaderboard(report: ComparisonReport, aggregate: str, colors: dict[str, str
             hp.number_cell(row.episodes, str(row.episodes)),
             hp.Cell(row.tie, markup="" if row.tie == TIE_BEHIND else hp.tag(row.tie, row.tie)),
         ]
+        if rated:
+            cells += _rating_cells(row.rating)
+        if valued:
+            value, interval = vor_text(row.vor)
+            cells += [
+                hp.number_cell(None if row.vor is None else row.vor["vor"], value),
+                hp.Cell(
+                    interval, sort=_sort_key(None if row.vor is None else row.vor.get("ci_low")), kind="ci"
+                ),
+            ]
         rows.append(cells)
     caption = (
         f"Ranked by {aggregate_description(report, aggregate)}. tied: the interval overlaps the leader's "
@@ -502,6 +530,18 @@ def _no_comparisons(report: ComparisonReport) -> str:
 def _chart_block(title: str, estimates: list[Estimate], axis_label: str) -> str:
     chart = interval_chart(title, estimates, axis_label)
     return f'<div class="chart-block"><h3>{hp.esc(title)}</h3>{chart}</div>'
+
+
+def _rating_cells(rating: dict[str, Any] | None) -> list[hp.Cell]:
+    """The policy's cross-play rating, its interval and its rank interval (n/a when it was not rated)."""
+    value, interval, ranks = rating_text(rating)
+    if rating is None:
+        return [hp.number_cell(None, value), hp.Cell(interval, sort="", kind="ci"), hp.Cell(ranks, sort="")]
+    return [
+        hp.number_cell(rating["rating"], value),
+        hp.Cell(interval, sort=_sort_key(rating.get("ci_low")), kind="ci"),
+        hp.Cell(ranks, sort=_sort_key(rating.get("rank_low"))),
+    ]
 
 
 def _swatch(hex_color: str) -> str:

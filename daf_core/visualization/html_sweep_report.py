@@ -45,6 +45,10 @@ def daf_export_sweep_html(
         hp.Section("summary", "Summary", _summary(result)),
         hp.Section("design", "Design", _design(result)),
         hp.Section("trials", "Trials", _trials(result)),
+    ]
+    if result.fresh_evaluations:
+        sections.append(hp.Section("fresh-seeds", "Best trials on fresh seeds", _fresh(result)))
+    sections += [
         hp.Section("figures", "Figures", hp.figures(figures, "figure")),
         hp.Section("notes", "Notes", _notes(result)),
     ]
@@ -63,10 +67,19 @@ def _summary(result: SweepResult) -> str:
     if best is None:
         return hp.callout("No complete trial yet: there is no best configuration.", missing=True)
     parameters = hp.facts((name, hp.esc(_value_text(v))) for name, v in best.hyperparameters.items())
+    fresh = next((e for e in result.fresh_evaluations if e.trial_id == best.trial_id), None)
+    again = (
+        ""
+        if fresh is None
+        else f"<p>On fresh seeds it scores <strong>{hp.esc(fmt.number(fresh.fresh_estimate))}</strong> "
+        f"({fresh.confidence:.0%} CI {hp.esc(fmt.interval(fresh.fresh_ci_low, fresh.fresh_ci_high))}): "
+        f"shrinkage {hp.esc(fmt.signed(fresh.shrinkage))} "
+        f"({hp.esc(fmt.interval(fresh.shrinkage_ci_low, fresh.shrinkage_ci_high))}).</p>"
+    )
     return (
         f"<p>Best trial: <strong>{best.trial_id}</strong> with {hp.esc(result.objective_metric)} "
         f"<strong>{hp.esc(fmt.number(best.primary_metric))}</strong> "
-        f"({hp.esc(result.optimize_direction)}).</p>{parameters}"
+        f"({hp.esc(result.optimize_direction)}).</p>{again}{parameters}"
     )
 
 
@@ -129,6 +142,55 @@ def _trial_row(trial: SweepTrialResult, names: list[str]) -> list[hp.Cell]:
         hp.Cell((trial.error or "").strip().splitlines()[-1] if trial.error else "", kind="note"),
     ]
     return cells
+
+
+def _fresh(result: SweepResult) -> str:
+    evaluations = result.fresh_evaluations
+    first = evaluations[0]
+    pct = f"{first.confidence:.0%}"
+    columns = [
+        hp.Column("Rank", True),
+        hp.Column("Trial", True),
+        hp.Column("Sweep estimate", True),
+        hp.Column("Fresh estimate", True),
+        hp.Column(f"Fresh {pct} CI", True),
+        hp.Column("Shrinkage", True),
+        hp.Column(f"Shrinkage {pct} CI", True),
+        hp.Column("Note"),
+    ]
+    rows = [
+        [
+            hp.number_cell(e.rank, str(e.rank)),
+            hp.number_cell(e.trial_id, str(e.trial_id)),
+            hp.number_cell(e.sweep_estimate, fmt.number(e.sweep_estimate)),
+            hp.number_cell(e.fresh_estimate, fmt.number(e.fresh_estimate)),
+            hp.Cell(fmt.interval(e.fresh_ci_low, e.fresh_ci_high), sort=_sort(e.fresh_ci_low), kind="ci"),
+            hp.number_cell(e.shrinkage, fmt.signed(e.shrinkage)),
+            hp.Cell(
+                fmt.interval(e.shrinkage_ci_low, e.shrinkage_ci_high),
+                sort=_sort(e.shrinkage_ci_low),
+                kind="ci",
+            ),
+            hp.Cell(e.note, kind="note"),
+        ]
+        for e in evaluations
+    ]
+    sign = "above" if result.optimize_direction == "maximize" else "below"
+    explanation = (
+        f"<p>The {len(evaluations)} best trials' final checkpoints, evaluated again on "
+        f"{first.fresh_episodes} fresh seeds ({first.fresh_seeds[0]}..{first.fresh_seeds[1]}) that no trial "
+        f"was scored or trained on; the sweep scored every trial on {first.sweep_episodes} seeds "
+        f"({first.sweep_seeds[0]}..{first.sweep_seeds[1]}). Shrinkage = sweep estimate - fresh estimate: "
+        f"how far the sweep's own number sits {sign} what the checkpoints do (the winner's curse). Its "
+        "interval is the sweep estimate minus the fresh estimate's Student t interval over fresh seeds: "
+        "the sweep estimate is a known number, only the true value is uncertain.</p>"
+    )
+    caption = f"Best trials on fresh seeds, best first; {pct} intervals. Click a column header to sort."
+    return explanation + hp.table(columns, rows, caption=caption, label="Best trials on fresh seeds")
+
+
+def _sort(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
 
 
 def _notes(result: SweepResult) -> str:

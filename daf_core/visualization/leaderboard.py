@@ -9,10 +9,15 @@ its stratified bootstrap interval), and with a single mission that mission's own
 interval, the IQM's percentile bootstrap). A policy is *tied* with the leader when its interval overlaps
 the leader's. That is a reading aid, not a test: overlapping intervals can still differ significantly,
 which is what the report's pairwise comparisons (Holm-corrected) decide.
+
+When the report holds a cross-play result (``report.cross_play``) with ratings, each row also carries
+its policy's cross-play rating, that rating's interval and its rank interval (:func:`cross_play_ratings`),
+shown beside the score; the order stays the score's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +64,12 @@ class LeaderboardRow:
     missions: int
     episodes: int
     note: str
+    #: The policy's entry in the report's cross-play ratings (rating, ci_low, ci_high, rank, rank_low,
+    #: rank_high); None without cross-play ratings or when the policy was not rated.
+    rating: dict[str, Any] | None = None
+    #: The policy's value over replacement in the report's cross-play result (vor, ci_low, ci_high,
+    #: replacement, splits); None without one.
+    vor: dict[str, Any] | None = None
 
 
 def check_aggregate(aggregate: Any) -> str:
@@ -122,6 +133,7 @@ def leaderboard_rows(comparison_report: ComparisonReport, aggregate: str = "iqm"
     scored.sort(key=lambda item: -item[1])
     # Phase 2: ranks, and each interval against the leader's.
     _, _, lead_low, lead_high, _ = scored[0]
+    ratings, vors = cross_play_ratings(report), cross_play_vor(report)
     rows: list[LeaderboardRow] = []
     for position, (policy, score, low, high, overall) in enumerate(scored):
         rank = rows[-1].rank if rows and score == rows[-1].score else position + 1
@@ -136,9 +148,50 @@ def leaderboard_rows(comparison_report: ComparisonReport, aggregate: str = "iqm"
                 missions=int(overall["missions"]),
                 episodes=int(overall["episodes"]),
                 note=overall.get("note", "") if scope == "overall" else summary[policy][key].get("note", ""),
+                rating=ratings.get(policy),
+                vor=vors.get(policy),
             )
         )
     return rows
+
+
+def cross_play_ratings(report: ComparisonReport) -> dict[str, dict[str, Any]]:
+    """Each rated policy's entry in ``report.cross_play["ratings"]``, by policy; {} without them."""
+    cross_play = getattr(report, "cross_play", None)
+    if not cross_play:
+        return {}
+    return {str(entry["policy"]): dict(entry) for entry in cross_play.get("ratings") or []}
+
+
+def cross_play_vor(report: ComparisonReport) -> dict[str, dict[str, Any]]:
+    """Each policy's entry in ``report.cross_play["value_over_replacement"]``, by policy; {} without it."""
+    cross_play = getattr(report, "cross_play", None)
+    if not cross_play:
+        return {}
+    return {str(entry["policy"]): dict(entry) for entry in cross_play.get("value_over_replacement") or []}
+
+
+def vor_text(vor: dict[str, Any] | None) -> tuple[str, str]:
+    """(value over replacement, its interval) as text; "n/a" for a policy without one."""
+    if vor is None:
+        return "n/a", "n/a"
+    return fmt.signed(vor["vor"]), fmt.interval(vor.get("ci_low"), vor.get("ci_high"))
+
+
+def rating_text(rating: dict[str, Any] | None) -> tuple[str, str, str]:
+    """(rating, its interval, its rank interval) as text; "n/a" for a policy without a rating."""
+    if rating is None:
+        return "n/a", "n/a", "n/a"
+    interval = fmt.interval(rating.get("ci_low"), rating.get("ci_high"))
+    return fmt.number(rating["rating"]), interval, rank_interval_text(rating)
+
+
+def rank_interval_text(rating: Mapping[str, Any]) -> str:
+    """A rating's rank interval: ``"1"`` when the rank is certain, else ``"1-3"``; "n/a" when undefined."""
+    low, high = rating.get("rank_low"), rating.get("rank_high")
+    if low is None or high is None:
+        return "n/a"
+    return str(low) if low == high else f"{low}-{high}"
 
 
 def _tie(
@@ -163,21 +216,43 @@ def daf_generate_leaderboard(
     report = comparison_report
     label = AGGREGATES[aggregate]["label"]
     level = f"{report.confidence:.0%}"
+    rated = any(row.rating is not None for row in rows)
+    valued = [row.vor for row in rows if row.vor is not None]
+    rating_level = (
+        f"{float(report.cross_play.get('confidence', report.confidence)):.0%}" if rated or valued else ""
+    )
     lines = [
         f"## Leaderboard: {markdown_text(report.name)}",
         "",
         f"Ranked by {markdown_text(aggregate_description(report, aggregate))}. "
         "**tied**: the interval overlaps the leader's (a reading aid, not a test; the report's pairwise "
-        "comparisons, Holm-corrected, say which differences are significant).",
+        "comparisons, Holm-corrected, say which differences are significant)."
+        + (
+            f" Rating: the policy's cross-play rating with its {rating_level} interval and rank interval."
+            if rated
+            else ""
+        )
+        + (
+            f" VOR: value over replacement ({markdown_text(valued[0]['replacement'])}), the change in "
+            f"per-agent reward when its agents replace the replacement's, with its {rating_level} interval."
+            if valued
+            else ""
+        ),
         "",
-        f"| Rank | Policy | {label} | {level} CI | Missions | Episodes | vs leader |",
-        "|---:|---|---:|---|---:|---:|---|",
+        f"| Rank | Policy | {label} | {level} CI | Missions | Episodes | vs leader |"
+        + (f" Rating | Rating {rating_level} CI | Rank interval |" if rated else "")
+        + (f" VOR | VOR {rating_level} CI |" if valued else ""),
+        "|---:|---|---:|---|---:|---:|---|"
+        + ("---:|---|---|" if rated else "")
+        + ("---:|---|" if valued else ""),
     ]
     for row in rows:
         lines.append(
             f"| {row.rank} | {markdown_text(row.policy)} | {fmt.number(row.score)} | "
             f"{fmt.interval(row.ci_low, row.ci_high)} | {row.missions} | {row.episodes} | "
             f"{_TIE_MARKDOWN[row.tie]} |"
+            + ("".join(f" {t} |" for t in rating_text(row.rating)) if rated else "")
+            + ("".join(f" {t} |" for t in vor_text(row.vor)) if valued else "")
         )
     notes = [(row.policy, row.note) for row in rows if row.note]
     if notes:

@@ -11,6 +11,9 @@
   missing when the study cannot be opened or has too few complete trials.
 * ``parallel_coordinates`` - each scored trial as a line across the parameters (log ranges on a log
   scale) to the objective, coloured by the objective; pruned trials dashed.
+* ``fresh_seeds`` (only for a sweep whose best trials were re-evaluated,
+  :mod:`daf_core.sweeps.reevaluation`) - each re-evaluated trial's sweep estimate beside its estimate on
+  fresh seeds with that estimate's interval: the gap is the winner's curse.
 
 The search space comes from ``<sweep dir>/sweep_config.yaml``; without it, parameters are those the
 trials recorded, on linear axes (said in the figure). The study is the one given, or the one in the
@@ -97,12 +100,15 @@ def sweep_figures(
             f"(trials by state: {view.result.counts()}); there is nothing to plot"
         )
     with style.styled():
-        return {
+        figures = {
             "objective_history": _history_figure(view),
             "parameters": _parameters_figure(view),
             "importance": _importance_figure(view, study),
             "parallel_coordinates": _parallel_figure(view),
         }
+        if view.result.fresh_evaluations:
+            figures["fresh_seeds"] = _fresh_figure(view)
+        return figures
 
 
 def daf_plot_sweep_results(
@@ -211,6 +217,46 @@ def _history_figure(view: SweepView) -> Figure:
         f"{counts['running'] + counts['waiting']} not finished",
         fontsize="small",
     )
+    return fig
+
+
+def _fresh_figure(view: SweepView) -> Figure:
+    """Sweep estimate (what selected the trial) against the fresh estimate and its interval, per trial."""
+    evaluations = view.result.fresh_evaluations
+    first = evaluations[0]
+    fig = style.new_figure(max(5.0, 1.2 * len(evaluations) + 3.0), 4.5)
+    ax = fig.add_subplot()
+    xs = np.arange(len(evaluations), dtype=float)
+    ax.scatter(
+        xs - 0.1,
+        [e.sweep_estimate for e in evaluations],
+        color=style.color(1),
+        marker="D",
+        zorder=3,
+        label=f"sweep estimate (seeds {first.sweep_seeds[0]}..{first.sweep_seeds[1]})",
+    )
+    seeds = first.fresh_seeds
+    fresh = np.array([e.fresh_estimate for e in evaluations], dtype=float)
+    low = np.array([np.nan if e.fresh_ci_low is None else e.fresh_ci_low for e in evaluations], dtype=float)
+    high = np.array(
+        [np.nan if e.fresh_ci_high is None else e.fresh_ci_high for e in evaluations], dtype=float
+    )
+    ax.errorbar(
+        xs + 0.1,
+        fresh,
+        yerr=np.vstack([fresh - low, high - fresh]),
+        fmt="o",
+        color=style.color(0),
+        capsize=4,
+        zorder=3,
+        label=f"fresh estimate, {first.confidence:.0%} CI (seeds {seeds[0]}..{seeds[1]})",
+    )
+    ax.set_xticks(xs, [f"trial {e.trial_id}\n(rank {e.rank})" for e in evaluations])
+    ax.set_xlim(-0.6, len(evaluations) - 0.4)
+    ax.set_ylabel(view.objective_label)
+    ax.legend(loc="best", fontsize="small")
+    fig.suptitle(f"sweep {view.result.sweep_name}: best trials on fresh seeds")
+    ax.set_title("shrinkage = sweep estimate - fresh estimate (the winner's curse)", fontsize="small")
     return fig
 
 

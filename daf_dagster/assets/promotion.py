@@ -70,6 +70,21 @@ class PromotionConfig(dg.Config):
         "per-mission regression tests.",
     )
     max_parallel_jobs: int = Field(default=1, ge=1, description="Worker processes for the episodes.")
+    stop_when: Literal["fixed", "decided"] = Field(
+        default="fixed",
+        description="fixed: episodes_per_mission seeds, then the gate. decided: seeds in rounds of "
+        "round_episodes, stopping as soon as the group-sequential gate decides (repeated confidence "
+        "intervals, valid at every look), at most max_episodes.",
+    )
+    max_episodes: int | None = Field(
+        default=None, ge=2, description="decided: the most seeds per mission (the design's last look)."
+    )
+    round_episodes: int = Field(default=5, ge=2, description="decided: seeds per mission added each round.")
+    equivalence_margin: float | None = Field(
+        default=None,
+        gt=0.0,
+        description="decided: stop (and refuse) once the improvement's interval lies inside +-margin.",
+    )
     smoke_episodes: int = Field(
         default=1,
         ge=0,
@@ -129,6 +144,10 @@ def policy_promotion(
         episodes_per_mission=config.episodes_per_mission,
         significance_level=config.significance_level,
         max_parallel_jobs=config.max_parallel_jobs,
+        stop_when=config.stop_when,
+        max_episodes=config.max_episodes,
+        round_episodes=config.round_episodes,
+        equivalence_margin=config.equivalence_margin,
         output_dir=daf.output_path("promotions", context.partition_key, context.run_id),
         version=version,
         reason=f"dagster run {context.run_id}: promotion of {context.partition_key} ({bundle.name})",
@@ -262,7 +281,10 @@ def _metadata(result: "PromotionResult", bundle: Path, config: PromotionConfig) 
         ]
         metadata |= {
             "mean_improvement": float(comparison["mean_improvement"]),
-            "lower_bound": float(comparison["lower_bound"]),
+            # None under stop_when="decided" while the repeated interval is unbounded.
+            "lower_bound": dg.MetadataValue.float(comparison["lower_bound"])
+            if comparison["lower_bound"] is not None
+            else dg.MetadataValue.text("unbounded"),
             "confidence": 1 - float(comparison["significance_level"]),
             "p_value": float(comparison["p_value"]),
             "n_seeds": int(comparison["n_seeds"]),

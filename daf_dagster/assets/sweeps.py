@@ -93,6 +93,15 @@ class SweepConfig(dg.Config):
         "<sweep folder>/study.db (SQLite). PostgreSQL lets workers on several machines share the study.",
     )
     early_stopping: bool = Field(default=False, description="Successive halving over training chunks.")
+    reevaluate_top_k: int = Field(
+        default=0,
+        ge=0,
+        description="Once finished, the k best trials again on fresh seeds: each one's shrinkage (sweep "
+        "estimate - fresh estimate, with its interval), the winner's curse measured. 0: off.",
+    )
+    reevaluate_episodes: int | None = Field(
+        default=None, ge=2, description="Fresh episodes per mission and seed; None: episodes_per_trial."
+    )
 
     def to_sweep_config(self, daf: DAFResource) -> DAFSweepConfig:
         """The DAFSweepConfig this asset runs; a bad value is a ValueError naming the field."""
@@ -138,9 +147,30 @@ def sweep_results(
             "plots_dir": dg.MetadataValue.path(str(sweep_dir / "plots")),
             "objective_history": png_markdown(history, f"{sweep.objective_metric} per trial"),
             "study_storage": str(result.storage),
+            **(
+                {"fresh_seeds": dg.MetadataValue.md(fresh_markdown(result))}
+                if result.fresh_evaluations
+                else {}
+            ),
             **provenance(sweep),
         }
     )
+
+
+def fresh_markdown(result: Any) -> str:
+    """The best trials on fresh seeds: sweep estimate, fresh estimate and the shrinkage's interval."""
+    lines = ["| rank | trial | sweep | fresh | shrinkage | interval |", "|---:|---:|---:|---:|---:|---|"]
+    for fresh in result.fresh_evaluations:
+        interval = (
+            "n/a"
+            if fresh.shrinkage_ci_low is None
+            else f"[{fresh.shrinkage_ci_low:+.4g}, {fresh.shrinkage_ci_high:+.4g}]"
+        )
+        lines.append(
+            f"| {fresh.rank} | {fresh.trial_id} | {fresh.sweep_estimate:.4g} | {fresh.fresh_estimate:.4g} | "
+            f"{fresh.shrinkage:+.4g} | {interval} |"
+        )
+    return "\n".join(lines)
 
 
 def trials_markdown(result: Any) -> str:

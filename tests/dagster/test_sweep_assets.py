@@ -28,6 +28,7 @@ SWEEP = {
     "vector_num_envs": 4,
     # A mission parameter: the best checkpoint must train on missions rebuilt with it, as the trials did.
     "base_hyperparameters": {"mission.max_steps": 40},
+    "reevaluate_top_k": 1,  # the best trial again on 2 fresh seeds
 }
 
 pytestmark = pytest.mark.slow
@@ -84,6 +85,9 @@ def test_sweep_results_records_the_best_configuration_trials_and_plots(swept):
         root / "sweeps"
     )
     assert metadata["versions"].value["dagster"] == dg.__version__
+    (fresh,) = saved.fresh_evaluations
+    assert (fresh.trial_id, fresh.fresh_seeds) == (best.trial_id, [1002, 1003])
+    assert metadata["fresh_seeds"].value.splitlines()[2].startswith(f"| 1 | {best.trial_id} |")
 
 
 def test_best_checkpoint_trains_with_the_best_hyperparameters(swept):

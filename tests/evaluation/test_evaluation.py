@@ -113,6 +113,13 @@ def test_records_are_saved_and_a_rerun_reuses_them(tmp_path):
     assert second["seed"].tolist() == [0, 1, 2, 3, 4]
     assert second["wall_time_s"].iloc[:3].tolist() == first["wall_time_s"].tolist()
 
+    # A shorter rerun returns what it asks for and keeps the later episodes on disk for the next one.
+    third = evaluate_policies(
+        ["noop"], ["tiny_walk"], episodes=2, seed=0, output_dir=tmp_path, show_progress=False
+    )
+    assert third["seed"].tolist() == [0, 1]
+    assert load_records(tmp_path / "episodes.parquet")["seed"].tolist() == [0, 1, 2, 3, 4]
+
 
 def test_a_failing_policy_names_policy_mission_and_seed_and_keeps_finished_episodes(tmp_path):
     policies = {"good": "noop", "bad": "class=tests.policies.FailsOnSecondEpisodePolicy"}
