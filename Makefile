@@ -66,7 +66,7 @@ lint: install
 	$(VENV)/bin/ruff check daf_core daf_dagster tests bench
 
 #: `make bench` runs every benchmark on the README's work and rewrites its tables (about 50 minutes on 2
-#: cores); `make bench BENCH_MODE=quick` runs them on tiny work into bench/results/quick/ (a few minutes).
+#: cores); `make bench BENCH_MODE=quick` runs them on tiny work into bench/results/quick/, one per core at a time (under 2 minutes).
 BENCH_MODE ?= full
 
 bench: install

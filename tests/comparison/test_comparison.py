@@ -328,6 +328,49 @@ def test_comparison_from_config_uses_its_seed_level_and_output_dir(tmp_path):
     assert saved["metadata"]["significance_level"] == 0.01 and saved["metadata"]["name"] == "cfg_run"
 
 
+def test_comparison_from_config_stops_when_decided_and_plays_cross_play(tmp_path):
+    config = DAFComparisonConfig(
+        name="cfg_sequential",
+        policies=["random", "noop"],
+        missions=["tiny_walk"],
+        episodes_per_mission=20,
+        stop_when="decided",
+        round_episodes=4,
+        cross_play=True,
+        cross_play_splits=["1v1"],
+        cross_play_replacement="noop",
+        output_dir=tmp_path,
+        generate_html_report=False,
+    )
+
+    report = daf_compare_from_config(config, show_progress=False)
+
+    sequential = report.metadata["sequential"]
+    assert sequential["design"]["looks"] == [4, 8, 12, 16, 20] and sequential["episodes_used"] < 20
+    assert report.comparisons[0].sequential["decision"] == "better"
+    assert report.cross_play["splits"] == ["1v1"]
+    assert report.cross_play["value_over_replacement"][0]["replacement"] == "noop"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"max_episodes": 10}, "max_episodes: only used with stop_when: decided, got 10"),
+        ({"round_episodes": 3}, "round_episodes: only used with stop_when: decided, got 3"),
+        (
+            {"stop_when": "decided", "round_episodes": 6},
+            r"max_episodes: must be >= round_episodes \(6\), got 5",
+        ),
+        ({"cross_play_replacement": "noop"}, "cross_play_replacement: only used with cross_play: true"),
+        ({"cross_play": True, "cross_play_splits": ["2-2"]}, "cross_play_splits: '2-2' is not a split"),
+        ({"cross_play": True, "cross_play_replacement": "lstm"}, "cross_play_replacement: 'lstm' is not one"),
+    ],
+)
+def test_comparison_config_refuses_settings_that_would_not_act(fields, message):
+    with pytest.raises(ValueError, match=message):
+        DAFComparisonConfig(name="c", policies=["random", "noop"], missions=["tiny_walk"], **fields)
+
+
 @pytest.fixture(scope="module")
 def vibe_walk():
     """tiny_walk with mettagrid's vibe-change actions enabled: random's ``vibe_action_p`` then matters."""
