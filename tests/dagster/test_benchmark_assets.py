@@ -75,3 +75,28 @@ def test_finite_interval_check_passes_on_the_quick_suite(quick):
     (evaluation,) = result.get_asset_check_evaluations()
     assert evaluation.check_name == "benchmark_finite_intervals" and evaluation.passed
     assert evaluation.metadata["partition"].value == "quick"
+
+
+def test_a_benchmark_can_stop_when_decided(tmp_path):
+    result = dg.materialize(
+        [*ASSETS, *ASSET_CHECKS],
+        partition_key="quick",
+        resources={
+            "daf": DAFResource(output_root=str(tmp_path)),
+            "policy_server": PolicyServerResource(),
+            "parquet_io_manager": ParquetIOManager(base_dir=str(tmp_path / "io")),
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config={
+            "ops": {
+                "benchmark_results": {
+                    "config": {"policies": ["random", "noop"], "stop_when": "decided", "max_episodes": 15}
+                }
+            }
+        },
+    )
+    assert result.success
+    report = ComparisonReport.from_dir(tmp_path / "benchmarks" / "quick")
+    sequential = report.metadata["sequential"]
+    assert sequential["design"]["looks"] == [5, 10, 15] and sequential["episodes_used"] < 15
+    assert all(c.sequential["decision"] == "better" for c in report.comparisons)
