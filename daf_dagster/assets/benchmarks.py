@@ -24,13 +24,14 @@ from daf_dagster.assets.comparison import finite_intervals_check, report_metadat
 from daf_dagster.metadata import provenance
 from daf_dagster.partitions import BENCHMARK_SUITES
 from daf_dagster.resources import DAFResource, PolicyServerResource
+from daf_dagster.stopping import StoppingConfig
 
 #: Bumped whenever this asset's logic changes (Dagster then marks its materializations stale).
 CODE_VERSION = "2"
 DEPLOYED_PREFIX = "deployed:"
 
 
-class BenchmarkConfig(dg.Config):
+class BenchmarkConfig(StoppingConfig):
     """Which policies sit the suite's exam, and an optional change to its episode count."""
 
     policies: list[str] = Field(
@@ -56,21 +57,6 @@ class BenchmarkConfig(dg.Config):
     )
     aggregate: Literal["iqm", "mean"] = Field(
         default="iqm", description="What the leaderboard ranks by across missions."
-    )
-    stop_when: Literal["fixed", "decided"] = Field(
-        default="fixed",
-        description="fixed: the suite's episodes. decided: rounds of round_episodes until every comparison "
-        "is decided by its repeated confidence interval (valid under the repeated looks), at most "
-        "max_episodes (default: the suite's count).",
-    )
-    max_episodes: int | None = Field(
-        default=None, ge=2, description="decided: the most episodes per mission."
-    )
-    round_episodes: int = Field(
-        default=5, ge=2, description="decided: episodes per mission added each round."
-    )
-    equivalence_margin: float | None = Field(
-        default=None, gt=0.0, description="decided: an interval inside +-margin decides 'equivalent'."
     )
 
 
@@ -125,10 +111,7 @@ def benchmark_results(
         significance_level=config.significance_level,
         output_dir=output_dir,
         show_progress=False,
-        stop_when=config.stop_when,
-        max_episodes=config.max_episodes,
-        round_episodes=config.round_episodes,
-        equivalence_margin=config.equivalence_margin,
+        **config.stopping(),
     )
     files = write_report_files(report, output_dir, config.aggregate)
     info = report.metadata["suite"]

@@ -32,6 +32,7 @@ from daf_dagster.metadata import provenance
 from daf_dagster.packages import newest_validated_package
 from daf_dagster.partitions import TRAINING_RUNS
 from daf_dagster.resources import DAFResource, PolicyServerResource, absolute
+from daf_dagster.stopping import StoppingConfig
 
 if TYPE_CHECKING:
     from daf_core.deployment import PromotionResult
@@ -48,7 +49,7 @@ _INTERFACE_KEYS = ("action_names", "vibe_action_names", "observation_shape")
 _BUILD_UNSAFE = re.compile(r"[^0-9A-Za-z-]")
 
 
-class PromotionConfig(dg.Config):
+class PromotionConfig(StoppingConfig):
     """The candidate, the exam it must pass against the deployed version, and the post-deploy smoke test."""
 
     bundle: str | None = Field(
@@ -70,21 +71,6 @@ class PromotionConfig(dg.Config):
         "per-mission regression tests.",
     )
     max_parallel_jobs: int = Field(default=1, ge=1, description="Worker processes for the episodes.")
-    stop_when: Literal["fixed", "decided"] = Field(
-        default="fixed",
-        description="fixed: episodes_per_mission seeds, then the gate. decided: seeds in rounds of "
-        "round_episodes, stopping as soon as the group-sequential gate decides (repeated confidence "
-        "intervals, valid at every look), at most max_episodes.",
-    )
-    max_episodes: int | None = Field(
-        default=None, ge=2, description="decided: the most seeds per mission (the design's last look)."
-    )
-    round_episodes: int = Field(default=5, ge=2, description="decided: seeds per mission added each round.")
-    equivalence_margin: float | None = Field(
-        default=None,
-        gt=0.0,
-        description="decided: stop (and refuse) once the improvement's interval lies inside +-margin.",
-    )
     smoke_episodes: int = Field(
         default=1,
         ge=0,
@@ -144,10 +130,7 @@ def policy_promotion(
         episodes_per_mission=config.episodes_per_mission,
         significance_level=config.significance_level,
         max_parallel_jobs=config.max_parallel_jobs,
-        stop_when=config.stop_when,
-        max_episodes=config.max_episodes,
-        round_episodes=config.round_episodes,
-        equivalence_margin=config.equivalence_margin,
+        **config.stopping(),
         output_dir=daf.output_path("promotions", context.partition_key, context.run_id),
         version=version,
         reason=f"dagster run {context.run_id}: promotion of {context.partition_key} ({bundle.name})",
