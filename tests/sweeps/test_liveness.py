@@ -7,8 +7,10 @@ import pytest
 from optuna.trial import TrialState
 
 from daf_core.sweeps import plan_sweep, run_sweep_worker
+from daf_core.sweeps import worker as worker_module
 from daf_core.sweeps.liveness import Heartbeat, reap_dead_trials
 from daf_core.sweeps.study import SweepStudy, collect_results, open_study
+from daf_core.sweeps.trial import run_trial
 from tests.sweeps.helpers import sweep_config
 
 
@@ -70,19 +72,30 @@ def test_max_retries_bounds_how_often_a_dying_trial_is_retried(tmp_path, max_ret
 
 
 @pytest.mark.slow
-def test_a_busy_worker_notices_a_dead_worker_during_its_own_trial(tmp_path):
+def test_a_busy_worker_notices_a_dead_worker_during_its_own_trial(tmp_path, monkeypatch):
     config = sweep_config(
         tmp_path,
         strategy="random",
         num_trials=2,
         search_space={"learning_rate": {"low": 1e-4, "high": 1e-2, "log": True}},
-        training_steps=16384,  # a trial of several seconds: longer than a heartbeat and the grace period
+        training_steps=1024,
         episodes_per_trial=1,
         heartbeat_interval_s=1,
         heartbeat_grace_period_s=2,
     )
     sweep = open_study(plan_sweep(config))
     dead = _vanished_worker_trial(sweep)
+
+    # The busy trial holds until the dead one is failed (at most 30 s): only the heartbeat thread of the
+    # running trial can fail it then, so the race is forced instead of left to how long training takes.
+    def trial_that_waits_for_the_reaping(*args, **kwargs):
+        deadline = time.monotonic() + 30
+        while sweep.study.get_trials()[dead.number].state != TrialState.FAIL:
+            assert time.monotonic() < deadline, "the dead worker's trial was not failed during this trial"
+            time.sleep(0.2)
+        return run_trial(*args, **kwargs)
+
+    monkeypatch.setattr(worker_module, "run_trial", trial_that_waits_for_the_reaping)
     run_sweep_worker(config, sweep.plan, sweep)
     failed, busy, retry = sweep.study.get_trials()
     assert failed.number == dead.number and failed.state == TrialState.FAIL
