@@ -23,8 +23,11 @@ The estimator, and why:
 * **Intervals by bootstrap over seeds.** Episodes on one seed share a map (common random numbers), so
   the unit resampled is the seed within each mission (stratified: every resample keeps every mission and
   its seed count), with all of that seed's episodes; seeded, ``n_resamples`` resamples. Rating intervals
-  are percentile intervals; each resample is also ranked, and the rank interval is the percentile
-  interval of the ranks; both are widened, where needed, to contain the point estimate.
+  are percentile intervals with their arms widened for few seeds (``_few_seeds_widened``: in 200
+  simulated studies of three policies, 95% intervals cover 90-96% at 5 seeds, 92-95% at 10 and 92-98% at
+  20, where plain percentiles cover 82-84%, 88-90% and 90-93%); each resample
+  is also ranked, and the rank interval is the percentile interval of the ranks; both contain the point
+  estimate.
 
 The fit is the maximum-likelihood estimate by ``scipy.optimize.minimize`` (L-BFGS-B, exact gradient, the
 gauge fixed by a penalty on the ratings' sum), one batched problem for all resamples.
@@ -146,7 +149,9 @@ def bradley_terry_ratings(
     draws = _stratified_counts(missions, n_resamples, seed)
     boot = fit_bradley_terry(np.einsum("bu,uij->bij", draws, wins), np.einsum("bu,uij->bij", draws, games))
     alpha = (1.0 - confidence) / 2
-    low, high = np.quantile(boot, [alpha, 1 - alpha], axis=0)
+    low, high = _few_seeds_widened(
+        point, *np.quantile(boot, [alpha, 1 - alpha], axis=0), len(missions), alpha
+    )
     rank = scipy.stats.rankdata(-point, method="min").astype(int)
     boot_ranks = scipy.stats.rankdata(-boot, method="min", axis=-1)
     rank_low = np.minimum(np.quantile(boot_ranks, alpha, axis=0, method="lower"), rank)
@@ -164,6 +169,22 @@ def bradley_terry_ratings(
         for i, p in enumerate(policies)
     ]
     return sorted(rows, key=lambda row: (row["rank"], -row["rating"]))
+
+
+def _few_seeds_widened(
+    point: np.ndarray, low: np.ndarray, high: np.ndarray, n_units: int, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The percentile interval's arms scaled by ``t_{n-1} / z * sqrt(n / (n - 1))`` over ``n`` resampled
+    seeds: a bootstrap over a handful of seeds sees too little spread (it resamples only what it has, and
+    its variance carries the ``(n - 1) / n`` of a plug-in estimate), so its 95% intervals covered 82-84%
+    of the time at 5 seeds, 88-90% at 10 and 90-93% at 20 in simulation, and 90-96%, 92-95% and 92-98%
+    with the factor (tests/crossplay/test_coverage.py checks 10 seeds). The factor tends to 1 as seeds
+    accumulate."""
+    if n_units < 2:
+        return low, high
+    factor = scipy.stats.t.ppf(1 - alpha, n_units - 1) / scipy.stats.norm.ppf(1 - alpha)
+    factor *= np.sqrt(n_units / (n_units - 1))
+    return point - factor * (point - low), point + factor * (high - point)
 
 
 def _stratified_counts(missions: Sequence[str], n_resamples: int, seed: int) -> np.ndarray:
