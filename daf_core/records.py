@@ -24,6 +24,8 @@ from daf_core._internal.atomic import atomic_write_bytes
 
 #: The columns that identify an episode: the same policy, mission and seed is the same episode.
 RECORD_KEY = ["policy", "mission", "seed"]
+#: The file stem of a report's records beside it: ``episodes.parquet`` and ``episodes.csv``.
+RECORDS_STEM = "episodes"
 #: List cells, one entry per agent: JSON in CSV files, and each entry's type restored on load.
 _LIST_COLUMNS = {"agent_rewards": float, "agent_policies": str}
 #: The columns of :func:`agent_table`.
@@ -97,3 +99,17 @@ def load_records(path: str | Path) -> pd.DataFrame:
         if column in frame:
             frame[column] = frame[column].map(lambda values, kind=kind: [kind(x) for x in values])
     return frame
+
+
+def load_report_dir(
+    output_dir: str | Path, report_file: str, kind: str
+) -> tuple[dict[str, Any], pd.DataFrame | None]:
+    """A saved report's JSON and, when they were written beside it, its records (``episodes.parquet``):
+    what a comparison or cross-play report's loader reads. A missing report file is a FileNotFoundError
+    naming ``kind`` and the path."""
+    output_dir = Path(output_dir)
+    path = output_dir / report_file
+    if not path.is_file():
+        raise FileNotFoundError(f"{kind} report not found: {path}")
+    parquet = output_dir / f"{RECORDS_STEM}.parquet"
+    return json.loads(path.read_text()), load_records(parquet) if parquet.exists() else None

@@ -68,7 +68,7 @@ from daf_core.comparison.constants import AGGREGATE_MISSION, OVERALL_KEY, REWARD
 from daf_core.comparison.printing import print_summary as print_report
 from daf_core.comparison.result import PolicyComparisonResult
 from daf_core.crossplay import CrossPlayReport
-from daf_core.records import load_records, save_records
+from daf_core.records import RECORDS_STEM, load_report_dir, save_records
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -92,7 +92,6 @@ __all__ = [
 REPORT_FORMAT = "daf.comparison_report"
 REPORT_FORMAT_VERSION = 2
 REPORT_FILE = "report.json"
-RECORDS_STEM = "episodes"
 CORE_COLUMNS = ["policy", "mission", "episode", "seed", "reward"]
 
 
@@ -609,13 +608,7 @@ class ComparisonReport:
     @classmethod
     def from_dir(cls, output_dir: str | Path) -> ComparisonReport:
         """Read ``report.json`` and the full records (``episodes.parquet``) written by :meth:`save`."""
-        output_dir = Path(output_dir)
-        path = output_dir / REPORT_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"comparison report not found: {path}")
-        parquet = output_dir / f"{RECORDS_STEM}.parquet"
-        records = load_records(parquet) if parquet.exists() else None
-        return cls.from_dict(json.loads(path.read_text()), records)
+        return cls.from_dict(*load_report_dir(output_dir, REPORT_FILE, "comparison"))
 
 
 _CORE_DTYPES = {

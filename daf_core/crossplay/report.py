@@ -28,13 +28,12 @@ from daf_core.crossplay.matrix import cross_play_matrix
 from daf_core.crossplay.printing import print_cross_play
 from daf_core.crossplay.ratings import bradley_terry_ratings
 from daf_core.crossplay.vor import value_over_replacement
-from daf_core.records import load_records, save_records
+from daf_core.records import RECORDS_STEM, load_report_dir, save_records
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 REPORT_FILE = "cross_play.json"
-RECORDS_STEM = "episodes"
 KIND = "cross_play"
 _KEYS = ("kind", "policies", "missions", "splits", "episodes", "seed", "confidence", "matrix", "ratings",
          "value_over_replacement")  # fmt: skip
@@ -126,13 +125,7 @@ class CrossPlayReport:
     @classmethod
     def load(cls, output_dir: str | Path) -> CrossPlayReport:
         """Read what :meth:`save` wrote (the episodes too, when they are there)."""
-        output_dir = Path(output_dir)
-        path = output_dir / REPORT_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"cross-play report not found: {path}")
-        parquet = output_dir / f"{RECORDS_STEM}.parquet"
-        records = load_records(parquet) if parquet.exists() else None
-        return cls.from_dict(json.loads(path.read_text()), records)
+        return cls.from_dict(*load_report_dir(output_dir, REPORT_FILE, "cross-play"))
 
     def print_summary(self, console: Console | None = None) -> None:
         """The matrix per mission, the ratings and the values over replacement as rich tables."""
